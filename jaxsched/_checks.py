@@ -1,0 +1,116 @@
+"""Validation of concrete hyperparameter values.
+
+Builders call these helpers with whatever the user passed. A value that holds a
+tracer (inside ``jit``, ``vmap``, ``grad`` or ``lax.scan``) cannot be inspected at
+build time and is let through unchecked; every concrete value is checked
+elementwise, and the first offending element is named in the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def concrete(value: Any) -> np.ndarray | None:
+    """Returns ``value`` as a NumPy array, or ``None`` if it holds a tracer."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value)):
+        return None
+    return np.asarray(value)
+
+
+def _shown(name: str, values: np.ndarray, bad: np.ndarray) -> str:
+    if values.ndim == 0:
+        return f"`{name}={values.item()!r}`"
+    first = values[bad][0].item()
+    return f"`{name}` (an array holding {first!r})"
+
+
+def check(
+    name: str,
+    value: Any,
+    ok: Callable[[np.ndarray], np.ndarray],
+    allowed: str,
+) -> None:
+    """Raises ``ValueError`` unless ``ok`` holds for every element of ``value``.
+
+    Args:
+      name: the argument's name, as the user wrote it.
+      value: what the user passed.
+      ok: elementwise predicate on the value as a float64 NumPy array.
+      allowed: the allowed range, e.g. ``"> 0"`` or ``"in (0, 1)"``.
+    """
+    values = concrete(value)
+    if values is None:
+        return
+    values = values.astype(np.float64)
+    bad = ~np.asarray(ok(values), dtype=bool)
+    if bad.any():
+        raise ValueError(
+            f"{_shown(name, values, bad)} is out of range: `{name}` must be "
+            f"{allowed}."
+        )
+
+
+def check_less(
+    name: str, value: Any, other_name: str, other: Any, *, or_equal: bool = False
+) -> None:
+    """Raises ``ValueError`` unless ``value < other`` (``<=`` with ``or_equal``)."""
+    values, others = concrete(value), concrete(other)
+    if values is None or others is None:
+        return
+    values, others = np.broadcast_arrays(
+        values.astype(np.float64), others.astype(np.float64)
+    )
+    bad = ~(values <= others if or_equal else values < others)
+    if bad.any():
+        relation = "<=" if or_equal else "<"
+        raise ValueError(
+            f"`{name}={values[bad].flat[0].item()!r}` must be {relation} "
+            f"`{other_name}={others[bad].flat[0].item()!r}`."
+        )
+
+
+def check_non_decreasing(name: str, value: Any) -> None:
+    """Raises ``ValueError`` unless a 1-D sequence is >= 0 and non-decreasing."""
+    values = concrete(value)
+    if values is None:
+        return
+    if values.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be a 1-D sequence of steps, got shape {values.shape}."
+        )
+    check(name, values, lambda v: v >= 0, ">= 0")
+    if np.any(np.diff(values.astype(np.float64)) < 0):
+        raise ValueError(
+            f"`{name}={values.tolist()!r}` is not sorted: `{name}` must be "
+            "non-decreasing (sort it, or repeat a value to apply it twice)."
+        )
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raises ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"`{name}={value!r}` is not one of {allowed}.")
+
+
+def require_positive(**values: Any) -> None:
+    """Checks that every named value is > 0 (step counts, rates, factors)."""
+    for name, value in values.items():
+        check(name, value, lambda v: v > 0, "> 0")
+
+
+def require_non_negative(**values: Any) -> None:
+    """Checks that every named value is >= 0 (learning rates, offsets)."""
+    for name, value in values.items():
+        check(name, value, lambda v: v >= 0, ">= 0")
+
+
+def require_unit_interval(**values: Any) -> None:
+    """Checks that every named value is in [0, 1) (betas, decays, momentum)."""
+    for name, value in values.items():
+        check(name, value, lambda v: (v >= 0) & (v < 1), "in [0, 1)")

@@ -1,0 +1,347 @@
+r"""Cosine schedules: cosine annealing, warmup + cosine, and two kinds of warm
+restarts (SGDR and the seed's ``CosineAnnealingWarmupRestarts``)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.typing import ArrayLike, DTypeLike
+
+from jaxsched._checks import (
+    check,
+    check_less,
+    require_non_negative,
+    require_positive,
+)
+from jaxsched.schedules._core import Schedule, build
+from jaxsched.schedules._math import cosine_anneal, linear_anneal, safe_div
+
+
+def cosine_decay(
+    init_value: ArrayLike,
+    decay_steps: ArrayLike,
+    end_value: ArrayLike = 0.0,
+    *,
+    hparam_dtype: DTypeLike | None = None,
+) -> Schedule:
+    r"""Cosine annealing from ``init_value`` to ``end_value``, then held.
+
+    .. math::
+       \eta_k = \eta_T + \frac{\eta_0 - \eta_T}{2}
+                \left(1 + \cos\frac{\pi \min(k, T)}{T}\right)
+
+    Within ``decay_steps`` this is torch's ``CosineAnnealingLR(T_max=decay_steps,
+    eta_min=end_value)``. Past ``decay_steps`` we hold ``end_value``; torch's
+    recursive form instead climbs back up (a cosine of period :math:`2T`). Same as
+    ``optax.cosine_decay_schedule(init_value, decay_steps,
+    alpha=end_value / init_value)`` and keras ``CosineDecay`` without warmup.
+
+    Args:
+      init_value: value at step 0, >= 0.
+      decay_steps: :math:`T`, > 0.
+      end_value: value from step :math:`T` on, >= 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      A :class:`Schedule`.
+
+    Example:
+      >>> import jaxsched as js
+      >>> s = js.schedules.cosine_decay(0.1, decay_steps=100, end_value=0.001)
+      >>> print(*[f"{s(k):.4f}" for k in (0, 50, 100, 150)])
+      0.1000 0.0505 0.0010 0.0010
+
+    References:
+      Loshchilov and Hutter, `SGDR: Stochastic Gradient Descent with Warm
+      Restarts <https://arxiv.org/abs/1608.03983>`_, 2017.
+    """
+    require_non_negative(init_value=init_value, end_value=end_value)
+    require_positive(decay_steps=decay_steps)
+    return build(
+        _cosine_decay,
+        hparam_dtype,
+        init_value=init_value,
+        decay_steps=decay_steps,
+        end_value=end_value,
+    )
+
+
+def _cosine_decay(step, *, init_value, decay_steps, end_value):
+    return cosine_anneal(init_value, end_value, jnp.minimum(step, decay_steps) / decay_steps)
+
+
+def warmup_cosine_decay(
+    init_value: ArrayLike,
+    peak_value: ArrayLike,
+    warmup_steps: ArrayLike,
+    decay_steps: ArrayLike,
+    end_value: ArrayLike = 0.0,
+    *,
+    hparam_dtype: DTypeLike | None = None,
+) -> Schedule:
+    r"""Linear warmup to ``peak_value``, then cosine annealing to ``end_value``.
+
+    .. math::
+       \eta_k = \begin{cases}
+         \eta_0 + (\hat\eta - \eta_0) \, k / W & k < W \\
+         \eta_T + \frac{\hat\eta - \eta_T}{2}
+           \left(1 + \cos\frac{\pi (\min(k, T) - W)}{T - W}\right) & k \ge W
+       \end{cases}
+
+    ``decay_steps`` (:math:`T`) counts the warmup too, as optax does; the value is
+    held at ``end_value`` from :math:`T` on. Same as
+    ``optax.warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps,
+    decay_steps, end_value)`` (which fails under ``jit`` for a traced
+    ``peak_value``), and with ``init_value=0`` the tf-yolov3 formula
+    ``step / warmup * lr_init``, then cosine to ``lr_end`` at ``total_steps``. In
+    torch: ``SequentialLR([LinearLR, CosineAnnealingLR(T_max=T - W)], [W])``.
+
+    Args:
+      init_value: value at step 0, >= 0.
+      peak_value: value at the end of the warmup, >= 0.
+      warmup_steps: :math:`W`, >= 0 and < ``decay_steps``.
+      decay_steps: :math:`T`, total length of warmup plus decay, > 0.
+      end_value: value from step :math:`T` on, >= 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      A :class:`Schedule`.
+
+    Example:
+      >>> import jaxsched as js
+      >>> s = js.schedules.warmup_cosine_decay(0.0, 0.1, warmup_steps=10,
+      ...                                      decay_steps=110)
+      >>> print(*[f"{s(k):.3f}" for k in (0, 5, 10, 60, 110)])
+      0.000 0.050 0.100 0.050 0.000
+
+    References:
+      Goyal et al., `Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour
+      <https://arxiv.org/abs/1706.02677>`_, 2017 (gradual warmup);
+      Loshchilov and Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017.
+    """
+    require_non_negative(
+        init_value=init_value,
+        peak_value=peak_value,
+        end_value=end_value,
+        warmup_steps=warmup_steps,
+    )
+    require_positive(decay_steps=decay_steps)
+    check_less("warmup_steps", warmup_steps, "decay_steps", decay_steps)
+    return build(
+        _warmup_cosine_decay,
+        hparam_dtype,
+        init_value=init_value,
+        peak_value=peak_value,
+        warmup_steps=warmup_steps,
+        decay_steps=decay_steps,
+        end_value=end_value,
+    )
+
+
+def _warmup_cosine_decay(
+    step, *, init_value, peak_value, warmup_steps, decay_steps, end_value
+):
+    ramp = linear_anneal(init_value, peak_value, safe_div(step, warmup_steps))
+    progress = safe_div(
+        jnp.minimum(step, decay_steps) - warmup_steps, decay_steps - warmup_steps
+    )
+    return jnp.where(
+        step < warmup_steps, ramp, cosine_anneal(peak_value, end_value, progress)
+    )
+
+
+def restart_cycle(
+    step: jax.Array,
+    first_length: jax.Array,
+    warmup_steps: jax.Array,
+    mult: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""Locates ``step`` in a sequence of restart cycles.
+
+    Cycle lengths follow the seed scheduler's rule
+    :math:`L_0` = ``first_length``,
+    :math:`L_{c+1} = \max(\lfloor (L_c - W) \, m \rfloor + W, 1)`
+    (integer ``mult`` gives SGDR's :math:`L_c = T_0 \, m^c`).
+
+    Once a cycle's successor has the same length, every later cycle has it, and
+    the remaining cycles are skipped in one division; before that, lengths grow
+    or shrink by at least one step a cycle, so the loop is short. The cycle
+    structure is piecewise constant in the hyperparameters: it carries no gradient.
+
+    Returns:
+      ``(cycle, t, length)``: the cycle index :math:`c`, the step within the cycle
+      :math:`t \in [0, L_c)` and the cycle's length :math:`L_c`, each shaped like
+      ``step``.
+    """
+    step, first_length, warmup_steps, mult = (
+        lax.stop_gradient(x) for x in (step, first_length, warmup_steps, mult)
+    )
+
+    def next_length(length):
+        return jnp.maximum(jnp.floor((length - warmup_steps) * mult) + warmup_steps, 1)
+
+    def running(carry):
+        _, start, length, settled = carry
+        return ~settled & (start + length <= step)
+
+    def advance(carry):
+        cycle, start, length, settled = carry
+        run = running(carry)
+        successor = next_length(length)
+        steady = successor == length
+        skipped = jnp.where(steady, jnp.floor((step - start) / length), 1)
+        return (
+            jnp.where(run, cycle + skipped, cycle),
+            jnp.where(run, start + skipped * length, start),
+            jnp.where(run, successor, length),
+            settled | (run & steady),
+        )
+
+    zeros = jnp.zeros_like(step)
+    carry = (zeros, zeros, zeros + first_length, jnp.zeros(step.shape, bool))
+    cycle, start, length, _ = lax.while_loop(
+        lambda c: jnp.any(running(c)), advance, carry
+    )
+    return cycle, step - start, length
+
+
+def sgdr(
+    init_value: ArrayLike,
+    t_0: ArrayLike,
+    t_mult: ArrayLike = 1,
+    end_value: ArrayLike = 0.0,
+    *,
+    hparam_dtype: DTypeLike | None = None,
+) -> Schedule:
+    r"""Cosine annealing with warm restarts (torch ``CosineAnnealingWarmRestarts``).
+
+    .. math::
+       \eta_k = \eta_{\min} + \frac{\eta_0 - \eta_{\min}}{2}
+                \left(1 + \cos\frac{\pi \, t}{T_c}\right),
+       \qquad T_c = T_0 \, m^c
+
+    where cycle :math:`c` contains step :math:`k` and :math:`t` is the step
+    within it. Cycles go on forever. Same as torch's
+    ``CosineAnnealingWarmRestarts(T_0=t_0, T_mult=t_mult, eta_min=end_value)``,
+    and ``optax.sgdr_schedule`` given one ``warmup_cosine_decay_schedule`` dict
+    (``warmup_steps=0``) per cycle.
+
+    Args:
+      init_value: value at the start of each cycle, >= 0.
+      t_0: length of the first cycle, > 0.
+      t_mult: integer factor (>= 1) by which each cycle is longer than the last.
+      end_value: the value each cycle anneals towards, >= 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      A :class:`Schedule`.
+
+    Example:
+      >>> import jaxsched as js
+      >>> s = js.schedules.sgdr(0.1, t_0=10, t_mult=2)
+      >>> print(*[f"{s(k):.3f}" for k in (0, 5, 10, 20, 30)])
+      0.100 0.050 0.100 0.050 0.100
+
+    References:
+      Loshchilov and Hutter, `SGDR: Stochastic Gradient Descent with Warm
+      Restarts <https://arxiv.org/abs/1608.03983>`_, 2017.
+    """
+    require_non_negative(init_value=init_value, end_value=end_value)
+    require_positive(t_0=t_0)
+    check("t_mult", t_mult, lambda m: (m >= 1) & (m == np.floor(m)), "an integer >= 1")
+    return build(
+        _sgdr,
+        hparam_dtype,
+        init_value=init_value,
+        t_0=t_0,
+        t_mult=t_mult,
+        end_value=end_value,
+    )
+
+
+def _sgdr(step, *, init_value, t_0, t_mult, end_value):
+    _, t, length = restart_cycle(step, t_0, jnp.zeros_like(t_0), t_mult)
+    return cosine_anneal(init_value, end_value, t / length)
+
+
+def cosine_warmup_restarts(
+    first_cycle_steps: ArrayLike,
+    cycle_mult: ArrayLike = 1.0,
+    max_lr: ArrayLike = 0.1,
+    min_lr: ArrayLike = 0.001,
+    warmup_steps: ArrayLike = 0,
+    gamma: ArrayLike = 1.0,
+    *,
+    hparam_dtype: DTypeLike | None = None,
+) -> Schedule:
+    r"""Warm restarts with a linear warmup in every cycle and a decaying peak.
+
+    The seed scheduler (``CosineAnnealingWarmupRestarts``, katsura-jp). In cycle
+    :math:`c`, of length :math:`L_c`, at step :math:`t` within it, with peak
+    :math:`\hat\eta_c = \eta_{\max} \gamma^c`:
+
+    .. math::
+       \eta_k = \begin{cases}
+         \eta_{\min} + (\hat\eta_c - \eta_{\min}) \, t / W & t < W \\
+         \eta_{\min} + \frac{\hat\eta_c - \eta_{\min}}{2}
+           \left(1 + \cos\frac{\pi (t - W)}{L_c - W}\right) & t \ge W
+       \end{cases}
+       \qquad L_{c+1} = \lfloor (L_c - W) \, m \rfloor + W
+
+    with :math:`m` = ``cycle_mult`` (cycles shrink for :math:`m < 1`; once
+    :math:`L_c = W` a cycle is all warmup; a cycle is never shorter than one step).
+    Cycles go on forever. At step 0 with ``warmup_steps=0`` the value is
+    ``max_lr``; the seed class returns ``min_lr`` there, a quirk not copied. Every
+    other step equals the seed class. No optax or torch built-in equivalent.
+
+    Args:
+      first_cycle_steps: :math:`L_0`, > 0.
+      cycle_mult: :math:`m`, > 0.
+      max_lr: peak of the first cycle, >= 0.
+      min_lr: the floor every cycle starts from and anneals to, >= 0.
+      warmup_steps: :math:`W`, >= 0 and < ``first_cycle_steps``.
+      gamma: factor on the peak at each restart, > 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      A :class:`Schedule`.
+
+    Example:
+      >>> import jaxsched as js
+      >>> s = js.schedules.cosine_warmup_restarts(
+      ...     first_cycle_steps=100, max_lr=0.1, min_lr=0.0, warmup_steps=10,
+      ...     gamma=0.5)
+      >>> print(*[f"{s(k):.3f}" for k in (0, 5, 10, 55, 100, 110)])
+      0.000 0.050 0.100 0.050 0.000 0.050
+
+    References:
+      katsura-jp, `pytorch-cosine-annealing-with-warmup
+      <https://github.com/katsura-jp/pytorch-cosine-annealing-with-warmup>`_;
+      Loshchilov and Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017.
+    """
+    require_positive(first_cycle_steps=first_cycle_steps, cycle_mult=cycle_mult)
+    require_non_negative(max_lr=max_lr, min_lr=min_lr, warmup_steps=warmup_steps)
+    require_positive(gamma=gamma)
+    check_less("warmup_steps", warmup_steps, "first_cycle_steps", first_cycle_steps)
+    return build(
+        _cosine_warmup_restarts,
+        hparam_dtype,
+        first_cycle_steps=first_cycle_steps,
+        cycle_mult=cycle_mult,
+        max_lr=max_lr,
+        min_lr=min_lr,
+        warmup_steps=warmup_steps,
+        gamma=gamma,
+    )
+
+
+def _cosine_warmup_restarts(
+    step, *, first_cycle_steps, cycle_mult, max_lr, min_lr, warmup_steps, gamma
+):
+    cycle, t, length = restart_cycle(step, first_cycle_steps, warmup_steps, cycle_mult)
+    peak = max_lr * gamma**cycle
+    ramp = linear_anneal(min_lr, peak, safe_div(t, warmup_steps))
+    progress = safe_div(t - warmup_steps, length - warmup_steps)
+    return jnp.where(t < warmup_steps, ramp, cosine_anneal(peak, min_lr, progress))

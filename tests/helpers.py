@@ -1,0 +1,21 @@
+"""Shared test helpers: reference data and tolerances."""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+@functools.cache
+def schedule_refs() -> dict:
+    """Torch, katsura, keras and tf-yolov3 schedule values (see data/extract_refs.py)."""
+    return json.loads((DATA / "schedule_refs.json").read_text())
+
+
+@functools.cache
+def seed_examples() -> dict:
+    """The classic tutorial cases from PyTorch (float32)."""
+    return json.loads((DATA / "seed_examples.json").read_text())

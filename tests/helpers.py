@@ -19,3 +19,12 @@ def schedule_refs() -> dict:
 def seed_examples() -> dict:
     """The classic tutorial cases from PyTorch (float32)."""
     return json.loads((DATA / "seed_examples.json").read_text())
+
+
+def assert_close_f32(actual, expected):
+    """Float32 equality up to rounding: a few ulps of the largest value."""
+    import chex
+    import numpy as np
+
+    scale = float(np.max(np.abs(np.asarray(expected)), initial=1e-30))
+    chex.assert_trees_all_close(actual, expected, rtol=1e-5, atol=4e-7 * scale)

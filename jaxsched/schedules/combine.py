@@ -102,11 +102,14 @@ def warmup(
 
 
 def _warmup(step, *, schedule, warmup_steps, init_value, mode):
+    def wrapped(k):  # in this schedule's dtype, whatever the wrapped one's
+        return schedule(k).astype(step.dtype)
+
     if mode == "linear":
-        ramp = linear_anneal(init_value, schedule(0), safe_div(step, warmup_steps))
+        ramp = linear_anneal(init_value, wrapped(0), safe_div(step, warmup_steps))
     else:
         ramp = init_value * jnp.ones_like(step)
-    return jnp.where(step < warmup_steps, ramp, schedule(step - warmup_steps))
+    return jnp.where(step < warmup_steps, ramp, wrapped(step - warmup_steps))
 
 
 def join(
@@ -160,5 +163,8 @@ def join(
 def _join(step, *, schedules, boundaries):
     starts = jnp.concatenate([jnp.zeros(1, boundaries.dtype), boundaries])
     index = jnp.sum(step[..., None] >= boundaries, axis=-1)
-    values = [schedule(step - start) for schedule, start in zip(schedules, starts)]
+    values = [
+        schedule(step - start).astype(step.dtype)
+        for schedule, start in zip(schedules, starts, strict=True)
+    ]
     return jnp.select([index == i for i in range(len(values))], values)

@@ -1,0 +1,129 @@
+"""Every numeric argument of every schedule builder survives jit, vmap, grad, scan."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tests.helpers import assert_close_f32
+from tests.schedule_cases import CASES, CONTINUOUS, build
+
+STEPS = jnp.arange(0, 150)
+
+SWEPT = [(name, arg) for name, (_, _, sweeps) in CASES.items() for arg in sweeps]
+DIFFERENTIABLE = [(name, arg) for name, args in CONTINUOUS.items() for arg in args]
+
+
+def test_schedule_table_covers_every_builder_and_argument():
+    import inspect
+
+    import jaxsched as js
+
+    builders = set(js.schedules.__all__) - {"Schedule", "as_schedule"}
+    assert set(CASES) == builders
+    for name, (builder, kwargs, sweeps) in CASES.items():
+        numeric = {
+            p.name
+            for p in inspect.signature(builder).parameters.values()
+            if p.name not in ("mode", "anneal", "three_phase", "staircase",
+                              "scale_fn", "scale_mode", "hparam_dtype", "schedule",
+                              "schedules")
+        }
+        assert set(sweeps) == numeric, name
+
+
+@pytest.mark.parametrize("name, arg", SWEPT)
+def test_schedule_vmap_over_argument_equals_loop(name, arg):
+    values = CASES[name][2][arg]
+    batched = jax.vmap(lambda v: build(name, **{arg: v})(STEPS))(jnp.asarray(values))
+    looped = jnp.stack([build(name, **{arg: v})(STEPS) for v in values])
+    assert_close_f32(batched, looped)
+    chex.assert_tree_all_finite(batched)
+
+
+@pytest.mark.parametrize("name, arg", SWEPT)
+def test_schedule_builds_under_jit_with_argument_traced(name, arg):
+    value = CASES[name][2][arg][-1]
+    jitted = jax.jit(lambda v: build(name, **{arg: v})(STEPS))(jnp.asarray(value))
+    assert_close_f32(jitted, build(name, **{arg: value})(STEPS))
+
+
+@pytest.mark.parametrize("name, arg", SWEPT)
+def test_schedule_builds_inside_scan_with_argument_carried(name, arg):
+    values = jnp.asarray(CASES[name][2][arg])
+
+    def body(carry, v):
+        return carry, build(name, **{arg: v})(STEPS)
+
+    _, scanned = jax.lax.scan(body, None, values)
+    looped = jnp.stack([build(name, **{arg: v})(STEPS) for v in CASES[name][2][arg]])
+    assert_close_f32(scanned, looped)
+
+
+@pytest.mark.parametrize("name, arg", DIFFERENTIABLE)
+def test_schedule_grad_matches_finite_difference(name, arg):
+    steps = jnp.asarray([0, 3, 17, 42, 77])
+    with jax.enable_x64(True):
+        # Away from 0, so that the central difference stays in the valid range.
+        value = float(CASES[name][1][arg]) or 0.01
+
+        def total(v):
+            return build(name, **{arg: v})(steps).sum()
+
+        grad = jax.grad(total)(jnp.float64(value))
+        h = 1e-6 * abs(value)
+        finite_difference = (total(value + h) - total(value - h)) / (2 * h)
+        assert np.isfinite(grad)
+        np.testing.assert_allclose(grad, finite_difference, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_grad_with_respect_to_whole_schedule_is_finite(name):
+    grads = jax.grad(lambda s: s(STEPS).sum())(build(name))
+    chex.assert_tree_all_finite(grads)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_jitted_once_for_all_hyperparameter_values(name):
+    sweeps = CASES[name][2]
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def value(schedule, steps):
+        return schedule(steps)
+
+    for i in range(3):
+        schedule = build(name, **{arg: values[i] for arg, values in sweeps.items()})
+        assert_close_f32(value(schedule, STEPS), schedule(STEPS))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_vmap_over_stacked_schedules_equals_loop(name):
+    sweeps = CASES[name][2]
+    schedules = [
+        build(name, **{arg: values[i] for arg, values in sweeps.items()}) for i in range(3)
+    ]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *schedules)
+    batched = jax.vmap(lambda s: s(STEPS))(stacked)
+    chex.assert_trees_all_close(
+        batched, jnp.stack([s(STEPS) for s in schedules]), rtol=1e-6, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_step_as_int_float_array_or_scan_counter(name):
+    schedule = build(name)
+    elementwise = schedule(STEPS)
+    assert elementwise.shape == STEPS.shape
+    assert schedule(STEPS.reshape(10, 15)).shape == (10, 15)
+    assert_close_f32(schedule(STEPS.astype(jnp.float32)), elementwise)
+    assert_close_f32(schedule(17), elementwise[17])
+    assert_close_f32(schedule(np.int64(17)), elementwise[17])
+
+    def body(count, _):
+        return count + 1, schedule(count)
+
+    _, scanned = jax.lax.scan(body, jnp.int32(0), None, length=len(STEPS))
+    assert_close_f32(scanned, elementwise)

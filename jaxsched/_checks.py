@@ -15,18 +15,31 @@ import jax
 import numpy as np
 
 
-def concrete(value: Any) -> np.ndarray | None:
-    """Returns ``value`` as a NumPy array, or ``None`` if it holds a tracer."""
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value)):
+def not_a_number(name: str, value: Any) -> TypeError:
+    """The error for a non-numeric value given to a numeric argument."""
+    return TypeError(
+        f"`{name}` must be a number or an array of numbers, got {value!r}."
+    )
+
+
+def concrete(name: str, value: Any) -> np.ndarray | None:
+    """``value`` as a float64 NumPy array, or ``None`` if it holds a tracer."""
+    if isinstance(value, jax.core.Tracer):
         return None
-    return np.asarray(value)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise not_a_number(name, value) from error
+
+
+def _number(x: float) -> str:
+    return f"{x:.6g}"
 
 
 def _shown(name: str, values: np.ndarray, bad: np.ndarray) -> str:
     if values.ndim == 0:
-        return f"`{name}={values.item()!r}`"
-    first = values[bad][0].item()
-    return f"`{name}` (an array holding {first!r})"
+        return f"`{name}={_number(values.item())}`"
+    return f"`{name}` (an array holding {_number(values[bad][0].item())})"
 
 
 def check(
@@ -43,10 +56,9 @@ def check(
       ok: elementwise predicate on the value as a float64 NumPy array.
       allowed: the allowed range, e.g. ``"> 0"`` or ``"in (0, 1)"``.
     """
-    values = concrete(value)
+    values = concrete(name, value)
     if values is None:
         return
-    values = values.astype(np.float64)
     bad = ~np.asarray(ok(values), dtype=bool)
     if bad.any():
         raise ValueError(
@@ -59,24 +71,22 @@ def check_less(
     name: str, value: Any, other_name: str, other: Any, *, or_equal: bool = False
 ) -> None:
     """Raises ``ValueError`` unless ``value < other`` (``<=`` with ``or_equal``)."""
-    values, others = concrete(value), concrete(other)
+    values, others = concrete(name, value), concrete(other_name, other)
     if values is None or others is None:
         return
-    values, others = np.broadcast_arrays(
-        values.astype(np.float64), others.astype(np.float64)
-    )
+    values, others = np.broadcast_arrays(values, others)
     bad = ~(values <= others if or_equal else values < others)
     if bad.any():
         relation = "<=" if or_equal else "<"
         raise ValueError(
-            f"`{name}={values[bad].flat[0].item()!r}` must be {relation} "
-            f"`{other_name}={others[bad].flat[0].item()!r}`."
+            f"`{name}={_number(values[bad].flat[0])}` must be {relation} "
+            f"`{other_name}={_number(others[bad].flat[0])}`."
         )
 
 
 def check_non_decreasing(name: str, value: Any) -> None:
     """Raises ``ValueError`` unless a 1-D sequence is >= 0 and non-decreasing."""
-    values = concrete(value)
+    values = concrete(name, value)
     if values is None:
         return
     if values.ndim != 1:
@@ -84,7 +94,7 @@ def check_non_decreasing(name: str, value: Any) -> None:
             f"`{name}` must be a 1-D sequence of steps, got shape {values.shape}."
         )
     check(name, values, lambda v: v >= 0, ">= 0")
-    if np.any(np.diff(values.astype(np.float64)) < 0):
+    if np.any(np.diff(values) < 0):
         raise ValueError(
             f"`{name}={values.tolist()!r}` is not sorted: `{name}` must be "
             "non-decreasing (sort it, or repeat a value to apply it twice)."

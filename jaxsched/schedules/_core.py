@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
+from jaxsched._checks import not_a_number
+
 
 def float_dtype(hparam_dtype: DTypeLike | None = None) -> np.dtype:
     """The dtype hyperparameters are stored and computed in.
@@ -48,7 +50,7 @@ class Schedule:
       dtype: the float dtype of the hyperparameters and of the result.
     """
 
-    __slots__ = ("fn", "hparams", "static", "dtype")
+    __slots__ = ("fn", "hparams", "static", "dtype", "__weakref__")
 
     def __init__(
         self,
@@ -132,16 +134,11 @@ def to_hparams(dtype: np.dtype, **values: Any) -> dict[str, jax.Array]:
     hparams = {}
     for name, value in values.items():
         if callable(value):
-            raise TypeError(
-                f"`{name}` must be a number or an array, not the callable "
-                f"{value!r}: this argument cannot itself be scheduled."
-            )
+            raise not_a_number(name, value)
         try:
             hparams[name] = jnp.asarray(value, dtype=dtype)
         except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"`{name}={value!r}` is not a number or an array of numbers."
-            ) from error
+            raise not_a_number(name, value) from error
     return hparams
 
 

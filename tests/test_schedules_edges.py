@@ -1,0 +1,122 @@
+"""Edge cases: step 0, the last step, past the end, huge steps and lengths, dtypes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxsched as js
+from tests.schedule_cases import CASES, build
+
+S = js.schedules
+MAX_STEP = 2**31 - 1
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_finite_and_non_negative_from_step_0_to_int32_max(name):
+    steps = jnp.asarray([0, 1, 999, 10**6, 2**24 + 1, MAX_STEP - 1, MAX_STEP], jnp.int32)
+    values = build(name)(steps)
+    assert values.dtype == jnp.float32
+    assert np.all(np.isfinite(values)) and np.all(values >= 0)
+    assert np.isfinite(jax.jit(build(name))(jnp.int32(MAX_STEP)))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_float64_under_x64(name):
+    with jax.enable_x64(True):
+        schedule = build(name)
+        values = schedule(jnp.arange(200))
+        assert values.dtype == jnp.float64
+        assert schedule.dtype == np.float64
+    np.testing.assert_allclose(values, build(name)(jnp.arange(200)), rtol=2e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_hparam_dtype_overrides_default(name):
+    if name in ("join",):
+        schedule = S.join([S.constant(0.1, hparam_dtype=jnp.bfloat16)], [],
+                          hparam_dtype=jnp.bfloat16)
+    else:
+        schedule = build(name, hparam_dtype=jnp.bfloat16)
+    assert schedule(jnp.arange(5)).dtype == jnp.bfloat16
+
+
+def test_schedule_negative_steps_count_as_step_0():
+    schedule = S.warmup_cosine_decay(0.01, 0.1, 10, 100)
+    assert float(schedule(-5)) == float(schedule(0))
+
+
+@pytest.mark.parametrize(
+    "schedule, last, final",
+    [
+        (S.linear(0.1, 0.01, 100), 100, 0.01),
+        (S.polynomial_decay(0.1, 0.01, 100, 2.0), 100, 0.01),
+        (S.cosine_decay(0.1, 100, 0.01), 100, 0.01),
+        (S.warmup_cosine_decay(0.0, 0.1, 10, 100, 0.01), 100, 0.01),
+        (S.lr_range(1e-5, 1.0, 100), 99, 1.0),
+        (S.one_cycle(0.1, 100), 99, 0.1 / 25 / 1e4),
+    ],
+)
+def test_schedule_holds_final_value_past_the_end(schedule, last, final):
+    steps = jnp.asarray([last, last + 1, 10 * last, MAX_STEP])
+    np.testing.assert_allclose(schedule(steps), final, rtol=1e-6)
+    assert float(schedule(last - 1)) != pytest.approx(final, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        S.cosine_decay(0.1, 10**10),
+        S.warmup_cosine_decay(0.0, 0.1, 10**6, 10**10),
+        S.polynomial_decay(0.1, 0.0, 10**10),
+        S.linear(0.1, 0.0, 10**10),
+        S.step_decay(0.1, 10**10),
+        S.sgdr(0.1, 10**10),
+        S.cosine_warmup_restarts(10**10, warmup_steps=10**6),
+        S.cyclic(0.001, 0.1, 10**10),
+        S.one_cycle(0.1, 10**10),
+        S.inverse_time_decay(0.1, 0.5, 10**10),
+        S.lr_range(1e-7, 10.0, 10**10),
+    ],
+    ids=lambda s: s.name,
+)
+def test_schedule_with_ten_billion_steps_does_not_overflow(schedule):
+    values = schedule(jnp.asarray([0, 1000, MAX_STEP]))
+    assert np.all(np.isfinite(values))
+    assert float(values[0]) == pytest.approx(float(schedule(0)))
+    # 2**31 steps into 10**10 is early in the schedule: nothing wrapped around.
+    assert 0 < float(values[2]) <= 10.0
+
+
+def test_restarts_shrinking_cycles_become_all_warmup_as_seed_scheduler():
+    # cycle_mult < 1: decay lengths 25, 20, 16, 12, ... 0; then cycles of W steps.
+    schedule = S.cosine_warmup_restarts(30, 0.8, max_lr=0.1, min_lr=0.0, warmup_steps=5)
+    late = schedule(jnp.arange(1000, 1010))
+    expected = np.tile(0.1 * np.arange(5) / 5, 2)
+    cycle_start = int(np.argmin(np.asarray(late)))
+    np.testing.assert_allclose(np.roll(late, -cycle_start), expected, atol=1e-7)
+
+
+def test_restarts_without_warmup_never_get_shorter_than_one_step():
+    schedule = S.cosine_warmup_restarts(8, 0.5, max_lr=0.1, min_lr=0.0, gamma=1.0)
+    np.testing.assert_allclose(schedule(jnp.arange(20, 30)), 0.1)
+
+
+def test_restarts_terminate_when_cycles_grow_slowly_up_to_int32_max():
+    # Decay lengths grow by one a cycle: about 65k cycles before 2**31.
+    schedule = S.cosine_warmup_restarts(1000, 1.001, warmup_steps=10)
+    assert np.isfinite(float(schedule(MAX_STEP)))
+    with jax.enable_x64(True):
+        # Exact integer step arithmetic: step 2**31-1 is in the middle of a cycle.
+        schedule = S.cosine_warmup_restarts(100, 1.0, max_lr=1.0, min_lr=0.0)
+        assert float(schedule(MAX_STEP)) == pytest.approx(
+            0.5 * (1 + np.cos(np.pi * (MAX_STEP % 100) / 100))
+        )
+
+
+def test_sgdr_huge_t_mult_restarts_exactly_at_cycle_starts():
+    # The log formula misses these restarts (torch's step(epoch) path).
+    schedule = S.sgdr(1.0, t_0=1, t_mult=10)
+    starts = jnp.asarray([0, 1, 11, 111, 1111, 11111])
+    np.testing.assert_allclose(schedule(starts), 1.0)
+    np.testing.assert_allclose(schedule(starts[1:] - 1), 0.5 * (1 + np.cos(np.pi * (1 - 10.0 ** -np.arange(0, 5)))), rtol=1e-5, atol=1e-7)

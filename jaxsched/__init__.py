@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from jaxsched import plot as plot
 from jaxsched import schedules as schedules
 from jaxsched.schedules import Schedule as Schedule
 
@@ -10,4 +11,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["Schedule", "schedules"]
+__all__ = ["Schedule", "plot", "schedules"]

@@ -62,8 +62,7 @@ def check(
     bad = ~np.asarray(ok(values), dtype=bool)
     if bad.any():
         raise ValueError(
-            f"{_shown(name, values, bad)} is out of range: `{name}` must be "
-            f"{allowed}."
+            f"{_shown(name, values, bad)} is out of range: `{name}` must be {allowed}."
         )
 
 

@@ -11,7 +11,7 @@ DATA = pathlib.Path(__file__).parent / "data"
 
 @functools.cache
 def schedule_refs() -> dict:
-    """Torch, katsura, keras and tf-yolov3 schedule values (see data/extract_refs.py)."""
+    """Torch, katsura, keras and tf-yolov3 schedule values (data/extract_refs.py)."""
     return json.loads((DATA / "schedule_refs.json").read_text())
 
 

@@ -79,8 +79,13 @@ CASES = {
     ),
     "warmup_cosine_decay": (
         S.warmup_cosine_decay,
-        dict(init_value=0.0, peak_value=0.1, warmup_steps=10, decay_steps=80,
-             end_value=0.001),
+        dict(
+            init_value=0.0,
+            peak_value=0.1,
+            warmup_steps=10,
+            decay_steps=80,
+            end_value=0.001,
+        ),
         {
             "init_value": [0.0, 0.01, 0.05],
             "peak_value": [0.0, 0.1, 1.0],
@@ -91,8 +96,14 @@ CASES = {
     ),
     "cosine_warmup_restarts": (
         S.cosine_warmup_restarts,
-        dict(first_cycle_steps=30, cycle_mult=1.5, max_lr=0.1, min_lr=0.001,
-             warmup_steps=5, gamma=0.8),
+        dict(
+            first_cycle_steps=30,
+            cycle_mult=1.5,
+            max_lr=0.1,
+            min_lr=0.001,
+            warmup_steps=5,
+            gamma=0.8,
+        ),
         {
             "first_cycle_steps": [6, 30, 50],
             "cycle_mult": [0.8, 1.0, 2.0],
@@ -114,8 +125,14 @@ CASES = {
     ),
     "cyclic": (
         S.cyclic,
-        dict(base_value=0.001, max_value=0.1, step_size_up=12, step_size_down=20,
-             mode="exp_range", gamma=0.99),
+        dict(
+            base_value=0.001,
+            max_value=0.1,
+            step_size_up=12,
+            step_size_down=20,
+            mode="exp_range",
+            gamma=0.99,
+        ),
         {
             "base_value": [0.0, 0.001, 0.01],
             "max_value": [0.05, 0.1, 1.0],
@@ -126,8 +143,14 @@ CASES = {
     ),
     "one_cycle": (
         S.one_cycle,
-        dict(max_value=0.1, total_steps=100, pct_start=0.25, div_factor=25.0,
-             final_div_factor=1e4, three_phase=True),
+        dict(
+            max_value=0.1,
+            total_steps=100,
+            pct_start=0.25,
+            div_factor=25.0,
+            final_div_factor=1e4,
+            three_phase=True,
+        ),
         {
             "max_value": [0.01, 0.1, 1.0],
             "total_steps": [10, 60, 100],
@@ -143,8 +166,14 @@ CASES = {
     ),
     "join": (
         S.join,
-        dict(schedules=[S.constant(0.01), S.linear(0.05, 0.1, 20), S.cosine_decay(0.1, 50)],
-             boundaries=[10, 40]),
+        dict(
+            schedules=[
+                S.constant(0.01),
+                S.linear(0.05, 0.1, 20),
+                S.cosine_decay(0.1, 50),
+            ],
+            boundaries=[10, 40],
+        ),
         {"boundaries": [[10, 40], [0, 25], [30, 30]]},
     ),
     "lr_range": (

@@ -14,7 +14,9 @@ MAX_STEP = 2**31 - 1
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_schedule_finite_and_non_negative_from_step_0_to_int32_max(name):
-    steps = jnp.asarray([0, 1, 999, 10**6, 2**24 + 1, MAX_STEP - 1, MAX_STEP], jnp.int32)
+    steps = jnp.asarray(
+        [0, 1, 999, 10**6, 2**24 + 1, MAX_STEP - 1, MAX_STEP], jnp.int32
+    )
     values = build(name)(steps)
     assert values.dtype == jnp.float32
     assert np.all(np.isfinite(values)) and np.all(values >= 0)
@@ -28,14 +30,17 @@ def test_schedule_float64_under_x64(name):
         values = schedule(jnp.arange(200))
         assert values.dtype == jnp.float64
         assert schedule.dtype == np.float64
-    np.testing.assert_allclose(values, build(name)(jnp.arange(200)), rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        values, build(name)(jnp.arange(200)), rtol=2e-5, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_schedule_hparam_dtype_overrides_default(name):
     if name in ("join",):
-        schedule = S.join([S.constant(0.1, hparam_dtype=jnp.bfloat16)], [],
-                          hparam_dtype=jnp.bfloat16)
+        schedule = S.join(
+            [S.constant(0.1, hparam_dtype=jnp.bfloat16)], [], hparam_dtype=jnp.bfloat16
+        )
     else:
         schedule = build(name, hparam_dtype=jnp.bfloat16)
     assert schedule(jnp.arange(5)).dtype == jnp.bfloat16
@@ -119,4 +124,9 @@ def test_sgdr_huge_t_mult_restarts_exactly_at_cycle_starts():
     schedule = S.sgdr(1.0, t_0=1, t_mult=10)
     starts = jnp.asarray([0, 1, 11, 111, 1111, 11111])
     np.testing.assert_allclose(schedule(starts), 1.0)
-    np.testing.assert_allclose(schedule(starts[1:] - 1), 0.5 * (1 + np.cos(np.pi * (1 - 10.0 ** -np.arange(0, 5)))), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        schedule(starts[1:] - 1),
+        0.5 * (1 + np.cos(np.pi * (1 - 10.0 ** -np.arange(0, 5)))),
+        rtol=1e-5,
+        atol=1e-7,
+    )

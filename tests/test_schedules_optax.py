@@ -6,8 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from tests.helpers import assert_close_f32
 import jaxsched as js
+from tests.helpers import assert_close_f32
 
 S = js.schedules
 N = 120

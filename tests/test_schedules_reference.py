@@ -32,7 +32,10 @@ def _torch_cases():
             101,
         ),
         "cosine_recursive_Tmax7": (lambda: S.cosine_decay(0.1, 7), 8),
-        "cawr_T10_mult2": (lambda: S.sgdr(0.1, t_0=10, t_mult=2, end_value=1e-4), STEPS),
+        "cawr_T10_mult2": (
+            lambda: S.sgdr(0.1, t_0=10, t_mult=2, end_value=1e-4),
+            STEPS,
+        ),
         "cawr_T50_mult1": (lambda: S.sgdr(0.1, t_0=50), STEPS),
         "cyclic_triangular": (lambda: S.cyclic(0.001, 0.1, step_size_up=20), STEPS),
         "cyclic_triangular2_asym": (
@@ -80,13 +83,18 @@ def _torch_cases():
             lambda: S.warmup(0.1, warmup_steps=40, init_value=0.025, mode="constant"),
             STEPS,
         ),
-        "polynomiallr_p2": (lambda: S.polynomial_decay(0.1, 0.0, 200, power=2.0), STEPS),
+        "polynomiallr_p2": (
+            lambda: S.polynomial_decay(0.1, 0.0, 200, power=2.0),
+            STEPS,
+        ),
         "polynomiallr_p05": (
             lambda: S.polynomial_decay(0.1, 0.0, 150, power=0.5),
             STEPS,
         ),
         "sequential_warmup_cosine": (
-            lambda: S.join([S.linear(0.001, 0.1, 10), S.cosine_decay(0.1, 290, 1e-5)], [10]),
+            lambda: S.join(
+                [S.linear(0.001, 0.1, 10), S.cosine_decay(0.1, 290, 1e-5)], [10]
+            ),
             STEPS,
         ),
         "sequential_const_exp_step": (
@@ -123,7 +131,9 @@ def test_schedule_matches_torch_float64(name):
 
 def test_schedule_cyclic_momentum_matches_torch_cycle_momentum():
     # torch cycles momentum inversely: max_momentum at the base of the lr cycle.
-    expected = np.asarray(schedule_refs()["torch"]["cyclic_custom_fn_cycle_momentum"]["momentum"])
+    expected = np.asarray(
+        schedule_refs()["torch"]["cyclic_custom_fn_cycle_momentum"]["momentum"]
+    )
     with jax.enable_x64(True):
         momentum = S.cyclic(0.9, 0.8, 20, scale_fn=_halving, scale_mode="cycle")
         got = np.asarray(momentum(jnp.arange(STEPS)))
@@ -210,7 +220,9 @@ def test_schedule_matches_keras():
             continue
         expected = np.asarray(ref["lr"])
         got = np.asarray(schedule(jnp.arange(len(expected))))
-        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-8, err_msg=str(ref["kwargs"]))
+        np.testing.assert_allclose(
+            got, expected, rtol=2e-6, atol=1e-8, err_msg=str(ref["kwargs"])
+        )
         compared += 1
     assert compared == 11
 
@@ -231,8 +243,10 @@ def test_warmup_cosine_decay_reproduces_tf_yolov3():
     "name, schedule",
     [
         ("StepLR step_size=50 gamma=0.5", S.step_decay(0.1, 50, 0.5)),
-        ("MultiStepLR milestones=[50, 125, 160] gamma=0.5",
-         S.multistep_decay(0.1, [50, 125, 160], 0.5)),
+        (
+            "MultiStepLR milestones=[50, 125, 160] gamma=0.5",
+            S.multistep_decay(0.1, [50, 125, 160], 0.5),
+        ),
         ("ExponentialLR gamma=0.95", S.exponential_decay(0.1, 0.95)),
     ],
 )

@@ -22,13 +22,22 @@ def test_schedule_table_covers_every_builder_and_argument():
 
     builders = set(js.schedules.__all__) - {"Schedule", "as_schedule"}
     assert set(CASES) == builders
-    for name, (builder, kwargs, sweeps) in CASES.items():
+    for name, (builder, _, sweeps) in CASES.items():
         numeric = {
             p.name
             for p in inspect.signature(builder).parameters.values()
-            if p.name not in ("mode", "anneal", "three_phase", "staircase",
-                              "scale_fn", "scale_mode", "hparam_dtype", "schedule",
-                              "schedules")
+            if p.name
+            not in (
+                "mode",
+                "anneal",
+                "three_phase",
+                "staircase",
+                "scale_fn",
+                "scale_mode",
+                "hparam_dtype",
+                "schedule",
+                "schedules",
+            )
         }
         assert set(sweeps) == numeric, name
 
@@ -103,7 +112,8 @@ def test_schedule_jitted_once_for_all_hyperparameter_values(name):
 def test_schedule_vmap_over_stacked_schedules_equals_loop(name):
     sweeps = CASES[name][2]
     schedules = [
-        build(name, **{arg: values[i] for arg, values in sweeps.items()}) for i in range(3)
+        build(name, **{arg: values[i] for arg, values in sweeps.items()})
+        for i in range(3)
     ]
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *schedules)
     batched = jax.vmap(lambda s: s(STEPS))(stacked)

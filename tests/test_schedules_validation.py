@@ -54,8 +54,11 @@ INVALID = [
     ("warmup_cosine_decay", dict(decay_steps=0, warmup_steps=0), "decay_steps"),
     ("cosine_warmup_restarts", dict(first_cycle_steps=0), "first_cycle_steps"),
     ("cosine_warmup_restarts", dict(warmup_steps=30), "warmup_steps"),
-    ("cosine_warmup_restarts", dict(warmup_steps=600, first_cycle_steps=500),
-     "warmup_steps"),
+    (
+        "cosine_warmup_restarts",
+        dict(warmup_steps=600, first_cycle_steps=500),
+        "warmup_steps",
+    ),
     ("cosine_warmup_restarts", dict(warmup_steps=-2), "warmup_steps"),
     ("cosine_warmup_restarts", dict(cycle_mult=0.0), "cycle_mult"),
     ("cosine_warmup_restarts", dict(cycle_mult=-1.5), "cycle_mult"),
@@ -121,7 +124,9 @@ def test_schedule_error_names_value_and_range():
     with pytest.raises(ValueError) as error:
         S.cosine_warmup_restarts(first_cycle_steps=500, warmup_steps=600)
     assert str(error.value) == "`warmup_steps=600` must be < `first_cycle_steps=500`."
-    with pytest.raises(ValueError, match=r"`gamma=-0.5` is out of range: `gamma` must be > 0"):
+    with pytest.raises(
+        ValueError, match=r"`gamma=-0.5` is out of range: `gamma` must be > 0"
+    ):
         S.step_decay(0.1, 10, gamma=-0.5)
     with pytest.raises(ValueError, match=r"`pct_start=1.5` .* in \(0, 1\)"):
         S.one_cycle(0.1, 100, pct_start=1.5)

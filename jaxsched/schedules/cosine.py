@@ -69,7 +69,9 @@ def cosine_decay(
 
 
 def _cosine_decay(step, *, init_value, decay_steps, end_value):
-    return cosine_anneal(init_value, end_value, jnp.minimum(step, decay_steps) / decay_steps)
+    return cosine_anneal(
+        init_value, end_value, jnp.minimum(step, decay_steps) / decay_steps
+    )
 
 
 def warmup_cosine_decay(

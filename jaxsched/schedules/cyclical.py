@@ -183,9 +183,9 @@ def one_cycle(
 
     Example:
       >>> import jaxsched as js
-      >>> s = js.schedules.one_cycle(0.1, total_steps=101, pct_start=0.5)
-      >>> print(*[f"{s(k):.5f}" for k in (0, 49, 100, 500)])
-      0.00400 0.10000 0.00000 0.00000
+      >>> s = js.schedules.one_cycle(0.1, total_steps=100, pct_start=0.3)
+      >>> print(*[f"{s(k):.3g}" for k in (0, 29, 99, 500)])
+      0.004 0.1 4e-07 4e-07
 
     References:
       Smith and Topin, `Super-Convergence: Very Fast Training of Neural Networks
@@ -242,7 +242,9 @@ def _one_cycle(
         start = ends[i - 1] if i > 0 else jnp.zeros_like(last)
         progress = safe_div(step - start, ends[i] - start)
         phase_value = anneal_fn(levels[i], levels[i + 1], progress)
-        value = phase_value if value is None else jnp.where(
-            step <= ends[i], phase_value, value
+        value = (
+            phase_value
+            if value is None
+            else jnp.where(step <= ends[i], phase_value, value)
         )
     return value

@@ -1,0 +1,107 @@
+"""Seeing a schedule: js.plot.schedule and `jaxsched plot`."""
+
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import jaxsched as js  # noqa: E402
+from jaxsched import cli  # noqa: E402
+
+S = js.schedules
+
+
+def _is_png_with_content(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = plt.imread(path)
+    # Something was drawn: far from a blank, single-colour canvas.
+    return image.std() > 0.05
+
+
+def test_plot_schedule_draws_each_schedule_and_saves_png(tmp_path):
+    schedules = [
+        S.cosine_decay(0.1, 100),
+        S.step_decay(0.1, 30, 0.5),
+        S.lr_range(1e-5, 1, 100),
+    ]
+    ax = js.plot.schedule(schedules, 120, log=True, labels=["cos", "step", "range"])
+    assert len(ax.get_lines()) == 3
+    x, y = ax.get_lines()[0].get_data()
+    np.testing.assert_allclose(y, np.asarray(schedules[0](np.arange(120))))
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "cos",
+        "step",
+        "range",
+    ]
+    path = tmp_path / "schedules.png"
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    assert _is_png_with_content(path)
+
+
+def test_plot_schedule_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="`num_steps=0`"):
+        js.plot.schedule(S.constant(0.1), 0)
+    with pytest.raises(ValueError, match="`labels` has 2 entries for 1 schedules"):
+        js.plot.schedule(S.constant(0.1), 10, labels=["a", "b"])
+
+
+def test_cli_parses_several_schedules_with_overrides():
+    specs = cli.parse_schedules(
+        ["multistep_decay", "milestones=10,20", "gamma=0.5", "cyclic", "mode=exp_range"]
+    )
+    assert specs[0] == (
+        "multistep_decay",
+        {"init_value": 0.1, "milestones": [10, 20], "gamma": 0.5},
+    )
+    assert specs[1][1]["mode"] == "exp_range"
+    with pytest.raises(SystemExit, match="unknown schedule 'cosine'"):
+        cli.parse_schedules(["cosine"])
+    with pytest.raises(SystemExit, match="comes before a schedule name"):
+        cli.parse_schedules(["gamma=0.5"])
+
+
+def test_cli_plot_writes_png(tmp_path, capsys):
+    out = tmp_path / "two.png"
+    code = cli.main(
+        [
+            "plot",
+            "cosine_decay",
+            "decay_steps=50",
+            "step_decay",
+            "step_size=10",
+            "--steps",
+            "80",
+            "--out",
+            str(out),
+            "--log",
+        ]
+    )
+    assert code == 0 and _is_png_with_content(out)
+    printed = capsys.readouterr().out
+    assert "cosine_decay" in printed and f"saved {out}" in printed
+
+
+def test_cli_plot_invalid_value_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="`gamma=-1` is out of range"):
+        cli.main(["plot", "step_decay", "gamma=-1", "--out", str(tmp_path / "x.png")])
+
+
+def test_jaxsched_plot_with_no_arguments_draws_the_gallery(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxsched.cli", "plot"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "saved schedules.png" in result.stdout
+    assert _is_png_with_content(tmp_path / "schedules.png")

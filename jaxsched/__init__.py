@@ -4,11 +4,53 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jaxsched import plot as plot
 from jaxsched import schedules as schedules
+from jaxsched.hparams import get_hparams as get_hparams
+from jaxsched.hparams import set_hparams as set_hparams
+from jaxsched.optimizers import adagrad as adagrad
+from jaxsched.optimizers import adam as adam
+from jaxsched.optimizers import adamw as adamw
+from jaxsched.optimizers import rmsprop as rmsprop
+from jaxsched.optimizers import sgd as sgd
 from jaxsched.schedules import Schedule as Schedule
+from jaxsched.transforms import AddWeightDecayState as AddWeightDecayState
+from jaxsched.transforms import ScaleByAdagradState as ScaleByAdagradState
+from jaxsched.transforms import ScaleByAdamState as ScaleByAdamState
+from jaxsched.transforms import ScaleByLearningRateState as ScaleByLearningRateState
+from jaxsched.transforms import ScaleByMomentumState as ScaleByMomentumState
+from jaxsched.transforms import ScaleByRmspropState as ScaleByRmspropState
+from jaxsched.transforms import add_weight_decay as add_weight_decay
+from jaxsched.transforms import scale_by_adagrad as scale_by_adagrad
+from jaxsched.transforms import scale_by_adam as scale_by_adam
+from jaxsched.transforms import scale_by_learning_rate as scale_by_learning_rate
+from jaxsched.transforms import scale_by_momentum as scale_by_momentum
+from jaxsched.transforms import scale_by_rmsprop as scale_by_rmsprop
 
 try:
     __version__ = version("jaxsched")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["Schedule", "plot", "schedules"]
+__all__ = [
+    "AddWeightDecayState",
+    "Schedule",
+    "ScaleByAdagradState",
+    "ScaleByAdamState",
+    "ScaleByLearningRateState",
+    "ScaleByMomentumState",
+    "ScaleByRmspropState",
+    "adagrad",
+    "adam",
+    "adamw",
+    "add_weight_decay",
+    "get_hparams",
+    "plot",
+    "rmsprop",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_momentum",
+    "scale_by_rmsprop",
+    "schedules",
+    "set_hparams",
+    "sgd",
+]

@@ -1,0 +1,520 @@
+r"""Gradient transformations, written from scratch in ``jax.numpy``.
+
+Each is an ``optax.GradientTransformationExtraArgs`` whose state is a NamedTuple:
+``count`` (int32, saturating at :math:`2^{31} - 1`) first, then its buffers, then
+``hparams``. ``update`` reads every hyperparameter from the state (evaluating
+schedules at ``count``, the number of updates done so far), never from the
+closure: an optimizer built with other values but the same structure can update a
+state, and a batch of states is a batch of configurations.
+
+Every numeric hyperparameter may be a number, an array, a tracer, a
+:class:`~jaxsched.schedules.Schedule` or any ``step -> value`` callable. Concrete
+values are validated when the transformation is built; traced ones cannot be.
+
+Dtypes: hyperparameters are kept in JAX's default float type (or
+``hparam_dtype``), never the parameters'; buffers are at least that wide (float32
+moments for bf16 parameters); updates come out in the dtype they came in.
+
+The named optimizers (:mod:`jaxsched.optimizers`) chain these; the minus sign
+lives only in :func:`scale_by_learning_rate`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.typing import DTypeLike
+
+from jaxsched._checks import check
+from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
+from jaxsched.hparams import Hyperparam, HyperparamLike, fresh, make_hparams, values_at
+
+
+def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
+    return next(iter(hparams.values())).dtype
+
+
+class ScaleByMomentumState(NamedTuple):
+    """State of :func:`scale_by_momentum`."""
+
+    count: jax.Array
+    trace: optax.Updates
+    hparams: dict[str, Hyperparam]
+
+
+def scale_by_momentum(
+    momentum: HyperparamLike,
+    dampening: HyperparamLike = 0.0,
+    *,
+    nesterov: bool = False,
+    zero_init: bool = False,
+    hparam_dtype: DTypeLike | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Heavy-ball momentum with dampening, as PyTorch's SGD.
+
+    .. math::
+       b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + (1 - \tau)\, g_t, \qquad
+       u_t = \begin{cases} g_t + \mu\, b_t & \text{nesterov} \\ b_t \end{cases}
+
+    with :math:`\mu` = ``momentum`` and :math:`\tau` = ``dampening``. PyTorch
+    starts the buffer at the first gradient (no dampening on step 1). With
+    ``zero_init=True`` the buffer starts at zero, :math:`b_1 = (1 - \tau) g_1`:
+    with ``dampening = momentum = β`` this is the exponentially weighted average
+    of the tutorials, :math:`s_t = β s_{t-1} + (1 - β) g_t`
+    (``optax.ema(β, debias=False)``), which differs from torch's buffer by
+    :math:`β^t g_1`.
+
+    A momentum of 0 keeps its buffer (equal to :math:`g_t`), so that ``momentum``
+    can be traced and swept through 0.
+
+    Reproduce: torch ``SGD(momentum=μ, dampening=τ, nesterov=...)`` without its
+    learning rate; ``optax.trace(decay=μ, nesterov=...)`` when :math:`\tau = 0`.
+
+    Args:
+      momentum: :math:`\mu`, in [0, 1).
+      dampening: :math:`\tau`, in [0, 1).
+      nesterov: static; Nesterov's lookahead (needs ``momentum > 0`` and
+        ``dampening = 0``, as in torch).
+      zero_init: static; start the buffer at zero (the EMA form).
+      hparam_dtype: float dtype of the hyperparameters (default: JAX's default).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.scale_by_momentum(0.9)
+      >>> state = t.init(jnp.zeros(1))
+      >>> for g in (1.0, 1.0):
+      ...     u, state = t.update(jnp.array([g]), state)
+      ...     print(f"{u[0]:.2f}")
+      1.00
+      1.90
+
+    References:
+      Polyak, Some methods of speeding up the convergence of iteration methods,
+      1964; Sutskever et al., `On the importance of initialization and momentum
+      in deep learning <https://proceedings.mlr.press/v28/sutskever13.html>`_, 2013.
+    """
+    if nesterov:
+        check("momentum", momentum, lambda m: m > 0, "> 0 with `nesterov=True`")
+        check("dampening", dampening, lambda d: d == 0, "0 with `nesterov=True`")
+    hparams = make_hparams(hparam_dtype, momentum=momentum, dampening=dampening)
+
+    def init(params):
+        trace = zeros_like_params(params, _dtype(hparams))
+        return ScaleByMomentumState(zero_count(), trace, fresh(hparams))
+
+    def update(updates, state, params=None, **extra_args):
+        del params, extra_args
+        first = (state.count == 0) & (not zero_init)
+
+        def rule(g, b, *, momentum, dampening):
+            b = jnp.where(first, g, momentum * b + (1 - dampening) * g)
+            return (g + momentum * b if nesterov else b), b
+
+        hp = values_at(state.hparams, state.count)
+        updates, trace = per_leaf(rule, hp, updates, state.trace)
+        return updates, state._replace(count=increment(state.count), trace=trace)
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class ScaleByAdagradState(NamedTuple):
+    """State of :func:`scale_by_adagrad`: the sum of squared gradients so far."""
+
+    count: jax.Array
+    sum_of_squares: optax.Updates
+    hparams: dict[str, Hyperparam]
+
+
+def scale_by_adagrad(
+    initial_accumulator_value: HyperparamLike = 0.0,
+    eps: HyperparamLike = 1e-10,
+    lr_decay: HyperparamLike = 0.0,
+    *,
+    hparam_dtype: DTypeLike | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Adagrad's per-coordinate scaling, as PyTorch's (eps outside the root).
+
+    .. math::
+       s_t = a_0 + \sum_{i \le t} g_i^2, \qquad
+       u_t = \frac{1}{1 + (t - 1)\, \delta} \cdot \frac{g_t}{\sqrt{s_t} + \epsilon}
+
+    with :math:`a_0` = ``initial_accumulator_value`` and :math:`\delta` =
+    ``lr_decay`` (torch divides its learning rate by :math:`1 + (t-1)\delta`; the
+    factor is the same here). The state keeps :math:`\sum g_i^2` and adds
+    :math:`a_0` at each update, so :math:`a_0` stays a live hyperparameter.
+
+    Reproduce: torch ``Adagrad(lr_decay, initial_accumulator_value, eps)`` without
+    its learning rate. ``optax.scale_by_rss(initial_accumulator_value, eps)`` puts
+    eps *inside* the root, :math:`g / \sqrt{s_t + \epsilon}`: the two agree when
+    eps is negligible next to :math:`s_t` (``optax.adagrad`` also defaults to
+    :math:`a_0 = 0.1`, eps = 1e-7).
+
+    Args:
+      initial_accumulator_value: :math:`a_0`, >= 0.
+      eps: :math:`\epsilon`, >= 0.
+      lr_decay: :math:`\delta`, >= 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.scale_by_adagrad()
+      >>> state = t.init(jnp.zeros(1))
+      >>> for g in (3.0, 4.0):
+      ...     u, state = t.update(jnp.array([g]), state)
+      ...     print(f"{u[0]:.2f}")
+      1.00
+      0.80
+
+    References:
+      Duchi et al., `Adaptive Subgradient Methods for Online Learning and
+      Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, 2011.
+    """
+    hparams = make_hparams(
+        hparam_dtype,
+        initial_accumulator_value=initial_accumulator_value,
+        eps=eps,
+        lr_decay=lr_decay,
+    )
+
+    def init(params):
+        sums = zeros_like_params(params, _dtype(hparams))
+        return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
+
+    def update(updates, state, params=None, **extra_args):
+        del params, extra_args
+        steps_before = state.count
+
+        def rule(g, s, *, initial_accumulator_value, eps, lr_decay):
+            s = s + g * g
+            decay = 1 + steps_before.astype(g.dtype) * lr_decay
+            return g / (jnp.sqrt(initial_accumulator_value + s) + eps) / decay, s
+
+        hp = values_at(state.hparams, state.count)
+        updates, sums = per_leaf(rule, hp, updates, state.sum_of_squares)
+        return updates, state._replace(
+            count=increment(state.count), sum_of_squares=sums
+        )
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class ScaleByRmspropState(NamedTuple):
+    """State of :func:`scale_by_rmsprop`."""
+
+    count: jax.Array
+    nu: optax.Updates
+    mu: optax.Updates | None
+    trace: optax.Updates
+    hparams: dict[str, Hyperparam]
+
+
+def scale_by_rmsprop(
+    decay: HyperparamLike = 0.99,
+    eps: HyperparamLike = 1e-8,
+    momentum: HyperparamLike = 0.0,
+    *,
+    centered: bool = False,
+    hparam_dtype: DTypeLike | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    r"""RMSprop's scaling, with PyTorch's momentum and centering (eps outside).
+
+    .. math::
+       v_t = \rho\, v_{t-1} + (1 - \rho)\, g_t^2, \qquad
+       \bar g_t = \rho\, \bar g_{t-1} + (1 - \rho)\, g_t \ \text{(centered)}
+
+    .. math::
+       d_t = \sqrt{v_t - \bar g_t^2} + \epsilon \ \text{(centered, else }
+             \sqrt{v_t} + \epsilon\text{)}, \qquad
+       b_t = \mu\, b_{t-1} + g_t / d_t, \qquad u_t = b_t
+
+    with :math:`\rho` = ``decay`` (torch's ``alpha``) and :math:`\mu` =
+    ``momentum``; the learning rate multiplies :math:`b_t` afterwards, as in torch.
+
+    Reproduce: torch ``RMSprop(alpha=decay, eps, momentum, centered)`` without its
+    learning rate. ``optax.rmsprop(lr, decay, eps, eps_in_sqrt=False,
+    centered=...)`` equals ``js.rmsprop`` with a constant learning rate; optax
+    scales by the learning rate *before* its momentum, so under a schedule the
+    two differ (torch and jaxsched apply the current rate to the whole buffer).
+
+    Args:
+      decay: :math:`\rho`, in [0, 1).
+      eps: :math:`\epsilon`, >= 0.
+      momentum: :math:`\mu`, in [0, 1) (0 keeps its buffer, equal to
+        :math:`g_t / d_t`).
+      centered: static; divide by the estimated standard deviation instead.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.scale_by_rmsprop(decay=0.9)
+      >>> state = t.init(jnp.zeros(1))
+      >>> u, state = t.update(jnp.array([1.0]), state)
+      >>> print(f"{u[0]:.4f}")
+      3.1623
+
+    References:
+      Tieleman and Hinton, Lecture 6.5 - RMSprop, COURSERA: Neural Networks for
+      Machine Learning, 2012; Graves, `Generating Sequences With Recurrent Neural
+      Networks <https://arxiv.org/abs/1308.0850>`_, 2013 (centered).
+    """
+    hparams = make_hparams(hparam_dtype, decay=decay, eps=eps, momentum=momentum)
+
+    def init(params):
+        dtype = _dtype(hparams)
+        mu = zeros_like_params(params, dtype) if centered else None
+        return ScaleByRmspropState(
+            zero_count(),
+            zeros_like_params(params, dtype),
+            mu,
+            zeros_like_params(params, dtype),
+            fresh(hparams),
+        )
+
+    def denominator(v, g_avg, eps):
+        variance = v - g_avg * g_avg if centered else v
+        # Rounding can push v - g_avg**2 below 0 where the two are equal.
+        return jnp.sqrt(jnp.maximum(variance, 0)) + eps
+
+    def rule(g, v, *rest, decay, eps, momentum):
+        g_avg, b = rest if centered else (None, rest[0])
+        v = decay * v + (1 - decay) * g * g
+        if centered:
+            g_avg = decay * g_avg + (1 - decay) * g
+        b = momentum * b + g / denominator(v, g_avg, eps)
+        return (b, v, g_avg, b) if centered else (b, v, b)
+
+    def update(updates, state, params=None, **extra_args):
+        del params, extra_args
+        hp = values_at(state.hparams, state.count)
+        buffers = (state.nu, state.mu, state.trace) if centered else (state.nu, state.trace)
+        updates, nu, *rest = per_leaf(rule, hp, updates, *buffers)
+        mu, trace = rest if centered else (None, rest[0])
+        return updates, state._replace(
+            count=increment(state.count), nu=nu, mu=mu, trace=trace
+        )
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class ScaleByAdamState(NamedTuple):
+    """State of :func:`scale_by_adam`; ``nu_max`` only with ``amsgrad``."""
+
+    count: jax.Array
+    mu: optax.Updates
+    nu: optax.Updates
+    nu_max: optax.Updates | None
+    hparams: dict[str, Hyperparam]
+
+
+def scale_by_adam(
+    b1: HyperparamLike = 0.9,
+    b2: HyperparamLike = 0.999,
+    eps: HyperparamLike = 1e-8,
+    *,
+    amsgrad: bool = False,
+    hparam_dtype: DTypeLike | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Adam's scaling with bias correction, and PyTorch's AMSGrad.
+
+    .. math::
+       m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+       v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2
+
+    .. math::
+       u_t = \frac{m_t / (1 - \beta_1^t)}
+                  {\sqrt{\hat v_t / (1 - \beta_2^t)} + \epsilon}, \qquad
+       \hat v_t = \begin{cases} \max(\hat v_{t-1}, v_t) & \text{amsgrad} \\
+                  v_t \end{cases}
+
+    AMSGrad as in torch: the running maximum of the *raw* second moment,
+    bias-corrected after the maximum. ``optax.scale_by_amsgrad`` takes the
+    maximum of the bias-corrected moment instead, which differs early on.
+
+    Reproduce: ``optax.scale_by_adam(b1, b2, eps)``; torch
+    ``Adam(betas=(b1, b2), eps, amsgrad)`` without its learning rate.
+
+    Args:
+      b1: :math:`\beta_1`, in [0, 1).
+      b2: :math:`\beta_2`, in [0, 1).
+      eps: :math:`\epsilon`, >= 0, added outside the square root.
+      amsgrad: static; keep the running maximum of :math:`v_t`.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.scale_by_adam()
+      >>> state = t.init(jnp.zeros(1))
+      >>> u, state = t.update(jnp.array([-0.3]), state)
+      >>> print(f"{u[0]:.4f}")  # the first step is sign(g), whatever its size
+      -1.0000
+
+    References:
+      Kingma and Ba, `Adam: A Method for Stochastic Optimization
+      <https://arxiv.org/abs/1412.6980>`_, 2015; Reddi et al., `On the Convergence
+      of Adam and Beyond <https://openreview.net/forum?id=ryQu7f-RZ>`_, 2018.
+    """
+    hparams = make_hparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
+
+    def init(params):
+        dtype = _dtype(hparams)
+        nu_max = zeros_like_params(params, dtype) if amsgrad else None
+        return ScaleByAdamState(
+            zero_count(),
+            zeros_like_params(params, dtype),
+            zeros_like_params(params, dtype),
+            nu_max,
+            fresh(hparams),
+        )
+
+    def update(updates, state, params=None, **extra_args):
+        del params, extra_args
+        t = increment(state.count)
+
+        def rule(g, m, v, *v_max, b1, b2, eps):
+            m = (1 - b1) * g + b1 * m
+            v = (1 - b2) * g * g + b2 * v
+            v_hat = jnp.maximum(v_max[0], v) if amsgrad else v
+            step = t.astype(g.dtype)
+            u = (m / (1 - b1**step)) / (jnp.sqrt(v_hat / (1 - b2**step)) + eps)
+            return (u, m, v, v_hat) if amsgrad else (u, m, v)
+
+        hp = values_at(state.hparams, state.count)
+        buffers = (state.mu, state.nu) + ((state.nu_max,) if amsgrad else ())
+        updates, mu, nu, *nu_max = per_leaf(rule, hp, updates, *buffers)
+        return updates, state._replace(
+            count=t, mu=mu, nu=nu, nu_max=nu_max[0] if amsgrad else None
+        )
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class AddWeightDecayState(NamedTuple):
+    """State of :func:`add_weight_decay`."""
+
+    count: jax.Array
+    hparams: dict[str, Hyperparam]
+
+
+def add_weight_decay(
+    weight_decay: HyperparamLike, *, hparam_dtype: DTypeLike | None = None
+) -> optax.GradientTransformationExtraArgs:
+    r"""Adds :math:`\lambda\, p` to the updates.
+
+    .. math:: u_t = g_t + \lambda\, p_{t-1}
+
+    Where it sits in a chain decides what it means. Before the scaler it is an L2
+    penalty folded into the gradient (torch's ``weight_decay`` of SGD, Adagrad,
+    RMSprop and Adam); after the scaler and before
+    :func:`scale_by_learning_rate` it is decoupled weight decay (AdamW,
+    :math:`p \leftarrow p - \eta(u + \lambda p)`, with the current scheduled
+    :math:`\eta`). Reproduce: ``optax.add_decayed_weights(weight_decay)``.
+
+    Args:
+      weight_decay: :math:`\lambda`, >= 0.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose ``update`` needs
+      ``params``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.add_weight_decay(0.1)
+      >>> u, _ = t.update(jnp.array([1.0]), t.init(jnp.zeros(1)), jnp.array([2.0]))
+      >>> print(f"{u[0]:.2f}")
+      1.20
+
+    References:
+      Loshchilov and Hutter, `Decoupled Weight Decay Regularization
+      <https://arxiv.org/abs/1711.05101>`_, 2019.
+    """
+    hparams = make_hparams(hparam_dtype, weight_decay=weight_decay)
+
+    def init(params):
+        del params
+        return AddWeightDecayState(zero_count(), fresh(hparams))
+
+    def update(updates, state, params=None, **extra_args):
+        del extra_args
+        if params is None:
+            raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
+
+        def rule(g, p, *, weight_decay):
+            return (g + weight_decay * p,)
+
+        hp = values_at(state.hparams, state.count)
+        (updates,) = per_leaf(rule, hp, updates, params)
+        return updates, state._replace(count=increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class ScaleByLearningRateState(NamedTuple):
+    """State of :func:`scale_by_learning_rate`."""
+
+    count: jax.Array
+    hparams: dict[str, Hyperparam]
+
+
+def scale_by_learning_rate(
+    learning_rate: HyperparamLike, *, hparam_dtype: DTypeLike | None = None
+) -> optax.GradientTransformationExtraArgs:
+    r"""Multiplies by minus the learning rate: the descent step.
+
+    .. math:: u_t = -\eta_{t-1}\, g_t
+
+    where :math:`\eta_k` is the learning rate at step :math:`k` (a number, or a
+    schedule evaluated at the number of updates done so far).
+
+    Reproduce: ``optax.scale_by_learning_rate(learning_rate)``.
+
+    Args:
+      learning_rate: :math:`\eta`, >= 0; number, array, tracer or schedule.
+      hparam_dtype: float dtype of the hyperparameters.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxsched as js
+      >>> t = js.scale_by_learning_rate(js.schedules.step_decay(0.1, 1, 0.5))
+      >>> state = t.init(jnp.zeros(1))
+      >>> for _ in range(3):
+      ...     u, state = t.update(jnp.array([1.0]), state)
+      ...     print(f"{u[0]:.3f}")
+      -0.100
+      -0.050
+      -0.025
+    """
+    hparams = make_hparams(hparam_dtype, learning_rate=learning_rate)
+
+    def init(params):
+        del params
+        return ScaleByLearningRateState(zero_count(), fresh(hparams))
+
+    def update(updates, state, params=None, **extra_args):
+        del params, extra_args
+
+        def rule(g, *, learning_rate):
+            return (-learning_rate * g,)
+
+        hp = values_at(state.hparams, state.count)
+        (updates,) = per_leaf(rule, hp, updates)
+        return updates, state._replace(count=increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init, update)

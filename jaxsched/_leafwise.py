@@ -41,14 +41,16 @@ def zeros_like_params(params: optax.Params, hparam_dtype: jnp.dtype) -> optax.Pa
 
 def per_leaf(
     rule: Callable[..., tuple[jax.Array, ...]],
-    hparams: dict[str, jax.Array],
+    scalars: dict[str, jax.Array],
     updates: optax.Updates,
     *trees: optax.Updates,
 ) -> tuple[optax.Updates, ...]:
-    """Applies ``rule(g, *leaves, **hparams) -> (u, *new_buffers)`` leaf by leaf.
+    """Applies ``rule(g, *leaves, **scalars) -> (u, *new_buffers)`` leaf by leaf.
 
-    Each leaf is computed in the wider of its own dtypes and the hyperparameters'
-    (float32 for a bf16 gradient); the update goes back to the gradient's dtype
+    ``scalars`` are the hyperparameters' values at this step and anything derived
+    from them once per update (bias corrections). Each leaf is computed in the
+    wider of its own dtypes and the scalars' (float32 for a bf16 gradient); the
+    update goes back to the gradient's dtype
     and each new buffer to the dtype of the matching input tree. Writing the rule
     for one leaf reads like its equations and lets XLA fuse each leaf's reads and
     writes into one pass.
@@ -60,9 +62,10 @@ def per_leaf(
     columns = [treedef.flatten_up_to(tree) for tree in (updates, *trees)]
     results = []
     for g, *leaves in zip(*columns, strict=True):
-        dtype = wider(g.dtype, *(x.dtype for x in leaves), *(h.dtype for h in hparams.values()))
-        cast = {name: h.astype(dtype) for name, h in hparams.items()}
+        dtypes = [x.dtype for x in (g, *leaves, *scalars.values())]
+        dtype = wider(*dtypes)
+        cast = {name: x.astype(dtype) for name, x in scalars.items()}
         out = rule(g.astype(dtype), *(x.astype(dtype) for x in leaves), **cast)
-        kinds = (g, *leaves)
-        results.append(tuple(o.astype(k.dtype) for o, k in zip(out, kinds, strict=False)))
+        like = (g, *leaves)
+        results.append(tuple(o.astype(x.dtype) for o, x in zip(out, like, strict=False)))
     return tuple(treedef.unflatten(list(c)) for c in zip(*results, strict=True))

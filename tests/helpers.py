@@ -21,10 +21,20 @@ def seed_examples() -> dict:
     return json.loads((DATA / "seed_examples.json").read_text())
 
 
-def assert_close_f32(actual, expected):
-    """Float32 equality up to rounding: a few ulps of the largest value."""
+def assert_close_f32(actual, expected, rtol=1e-5, atol=4e-7):
+    """Float32 equality up to rounding: ``atol`` is relative to each leaf's largest
+    value (4e-7: a few ulps)."""
     import chex
     import numpy as np
 
-    scale = float(np.max(np.abs(np.asarray(expected)), initial=1e-30))
-    chex.assert_trees_all_close(actual, expected, rtol=1e-5, atol=4e-7 * scale)
+    import jax
+
+    for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
+        scale = float(np.max(np.abs(np.asarray(e, np.float64)), initial=1e-30))
+        chex.assert_trees_all_close(a, e, rtol=rtol, atol=atol * scale)
+
+
+@functools.cache
+def optimizer_refs() -> dict:
+    """Torch optimizer trajectories on the quadratic problem (float64)."""
+    return json.loads((DATA / "optimizer_refs.json").read_text())

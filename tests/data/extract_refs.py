@@ -37,6 +37,21 @@ def main() -> None:
         "tf_yolov3": refs["keras"]["tf_yolov3_formula"],
     }
     (HERE / "schedule_refs.json").write_text(json.dumps(schedules, indent=1))
+    optimizers = {
+        "meta": {
+            "source": "shared/reference/torch_refs.json",
+            "torch": refs["meta"]["torch"],
+            "convention": "params[t] after step t; lr_used[t] used by step t+1",
+        },
+        "problem": refs["problem"],
+        "torch": [
+            {k: c[k] for k in ("name", "optimizer", "kwargs", "lr_schedule", "params")}
+            for c in refs["optimizers"]
+            if not c["kwargs"].get("maximize", False)
+        ],
+        "ema_momentum": refs["ema_momentum"],
+    }
+    (HERE / "optimizer_refs.json").write_text(json.dumps(optimizers, indent=1))
     seeds = json.loads((SHARED / "seed_examples.json").read_text())
     (HERE / "seed_examples.json").write_text(json.dumps(seeds, indent=1))
 

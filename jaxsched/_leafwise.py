@@ -67,5 +67,7 @@ def per_leaf(
         cast = {name: x.astype(dtype) for name, x in scalars.items()}
         out = rule(g.astype(dtype), *(x.astype(dtype) for x in leaves), **cast)
         like = (g, *leaves)
-        results.append(tuple(o.astype(x.dtype) for o, x in zip(out, like, strict=False)))
+        results.append(
+            tuple(o.astype(x.dtype) for o, x in zip(out, like, strict=False))
+        )
     return tuple(treedef.unflatten(list(c)) for c in zip(*results, strict=True))

@@ -37,6 +37,17 @@ def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
     return next(iter(hparams.values())).dtype
 
 
+def _sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(x)`` for ``x >= 0``, and 0 for ``x <= 0``, with a zero derivative there.
+
+    ``jnp.sqrt`` has an infinite derivative at 0: a coordinate whose gradient is
+    always 0 (a dead unit) would turn a hypergradient through the optimizer into
+    NaN. Values are unchanged; negative inputs (rounding in ``v - mean**2``) give 0.
+    """
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1)), 0)
+
+
 class ScaleByMomentumState(NamedTuple):
     """State of :func:`scale_by_momentum`."""
 
@@ -191,7 +202,7 @@ def scale_by_adagrad(
 
     def rule(g, s, *, initial_accumulator_value, eps, lr_decay_factor):
         s = s + g * g
-        return g / (jnp.sqrt(initial_accumulator_value + s) + eps) / lr_decay_factor, s
+        return g / (_sqrt(initial_accumulator_value + s) + eps) / lr_decay_factor, s
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -284,9 +295,7 @@ def scale_by_rmsprop(
         )
 
     def denominator(v, g_avg, eps):
-        variance = v - g_avg * g_avg if centered else v
-        # Rounding can push v - g_avg**2 below 0 where the two are equal.
-        return jnp.sqrt(jnp.maximum(variance, 0)) + eps
+        return _sqrt(v - g_avg * g_avg if centered else v) + eps
 
     def rule(g, v, *rest, decay, eps, momentum):
         g_avg, b = rest if centered else (None, rest[0])
@@ -299,7 +308,9 @@ def scale_by_rmsprop(
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
-        buffers = (state.nu, state.mu, state.trace) if centered else (state.nu, state.trace)
+        buffers = (
+            (state.nu, state.mu, state.trace) if centered else (state.nu, state.trace)
+        )
         updates, nu, *rest = per_leaf(rule, hp, updates, *buffers)
         mu, trace = rest if centered else (None, rest[0])
         return updates, state._replace(
@@ -397,7 +408,7 @@ def scale_by_adam(
         m = (1 - b1) * g + b1 * m
         v = (1 - b2) * g * g + b2 * v
         v_hat = jnp.maximum(v_max[0], v) if amsgrad else v
-        u = (m / correction1) / (jnp.sqrt(v_hat / correction2) + eps)
+        u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
         return (u, m, v, v_hat) if amsgrad else (u, m, v)
 
     def update(updates, state, params=None, **extra_args):

@@ -25,9 +25,8 @@ def assert_close_f32(actual, expected, rtol=1e-5, atol=4e-7):
     """Float32 equality up to rounding: ``atol`` is relative to each leaf's largest
     value (4e-7: a few ulps)."""
     import chex
-    import numpy as np
-
     import jax
+    import numpy as np
 
     for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
         scale = float(np.max(np.abs(np.asarray(e, np.float64)), initial=1e-30))

@@ -31,8 +31,10 @@ def _run(optimizer, steps=STEPS, seed=0):
     def step(carry, key):
         params, state = carry
         leaves, treedef = jax.tree.flatten(params)
-        noise = [jax.random.normal(k, x.shape) for k, x in
-                 zip(jax.random.split(key, len(leaves)), leaves, strict=True)]
+        noise = [
+            jax.random.normal(k, x.shape)
+            for k, x in zip(jax.random.split(key, len(leaves)), leaves, strict=True)
+        ]
         grads = treedef.unflatten(noise)
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
@@ -43,8 +45,10 @@ def _run(optimizer, steps=STEPS, seed=0):
     return path
 
 
-SCHEDULE = (S.warmup_cosine_decay(0.0, 0.05, 10, STEPS),
-            optax.warmup_cosine_decay_schedule(0.0, 0.05, 10, STEPS))
+SCHEDULE = (
+    S.warmup_cosine_decay(0.0, 0.05, 10, STEPS),
+    optax.warmup_cosine_decay_schedule(0.0, 0.05, 10, STEPS),
+)
 
 PAIRS = {
     "sgd": (js.sgd(0.05), optax.sgd(0.05)),
@@ -132,8 +136,10 @@ def test_adam_bias_correction_is_closer_to_float64_than_optax():
 
 
 def _max_diff(a, b):
-    return max(float(jnp.max(jnp.abs(x - y))) for x, y in
-               zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    return max(
+        float(jnp.max(jnp.abs(x - y)))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 def test_amsgrad_differs_from_optax_by_design():
@@ -159,7 +165,9 @@ def test_rmsprop_momentum_under_a_schedule_differs_from_optax_by_design():
     assert _max_diff(_run(ours), _run(theirs)) > 1e-3
     # ...and equal the torch form written out by hand.
     lr = SCHEDULE[0]
-    manual = optax.chain(js.scale_by_rmsprop(momentum=0.9), js.scale_by_learning_rate(lr))
+    manual = optax.chain(
+        js.scale_by_rmsprop(momentum=0.9), js.scale_by_learning_rate(lr)
+    )
     assert_close_f32(_run(ours), _run(manual))
 
 

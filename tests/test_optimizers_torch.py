@@ -51,7 +51,11 @@ NAMES = [c["name"] for c in optimizer_refs()["torch"]]
 def test_every_non_maximize_torch_config_is_covered():
     assert len(NAMES) == 23
     assert {c["optimizer"] for c in optimizer_refs()["torch"]} == {
-        "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"
+        "SGD",
+        "Adagrad",
+        "RMSprop",
+        "Adam",
+        "AdamW",
     }
 
 

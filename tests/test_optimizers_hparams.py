@@ -1,0 +1,187 @@
+"""Hyperparameters are data: in the state, one compile, vmappable, differentiable."""
+
+import inspect
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxsched as js
+from tests.helpers import assert_close_f32
+from tests.optimizer_cases import (
+    REGISTRY,
+    SWEPT,
+    build,
+    quadratic_loss,
+    quadratic_params,
+)
+
+S = js.schedules
+
+
+def _train(optimizer, state, params, steps=6):
+    def step(carry, _):
+        params, state = carry
+        grads = jax.grad(quadratic_loss)(params)
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), quadratic_loss(params)
+
+    (params, state), losses = jax.lax.scan(step, (params, state), None, length=steps)
+    return params, losses
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_get_hparams_keys_are_the_optimizer_argument_names(name):
+    factory, kwargs, _ = REGISTRY[name]
+    state = build(name).init(quadratic_params())
+    hparams = js.get_hparams(state)
+    numeric = {
+        p
+        for p in inspect.signature(factory).parameters
+        if p not in ("nesterov", "centered", "amsgrad", "hparam_dtype")
+    }
+    assert set(hparams) == numeric
+    for key, value in kwargs.items():
+        if key in numeric:
+            assert float(hparams[key]) == pytest.approx(value, rel=1e-6)
+    # Stored in JAX's default float type, never the params' dtype.
+    assert all(v.dtype == jnp.float32 for v in hparams.values())
+
+
+@pytest.mark.parametrize("name, arg", SWEPT)
+def test_vmap_of_init_and_update_over_hparam_equals_loop(name, arg):
+    values = REGISTRY[name][2][arg]
+    params = quadratic_params()
+    states = jax.vmap(lambda v: build(name, **{arg: v}).init(params))(
+        jnp.asarray(values)
+    )
+    batched_params = jax.tree.map(lambda x: jnp.stack([x] * len(values)), params)
+    # Any optimizer of the same structure updates the batch: values live in the state.
+    optimizer = build(name)
+    batched, _ = jax.vmap(lambda s, p: _train(optimizer, s, p))(states, batched_params)
+    for i, value in enumerate(values):
+        solo_optimizer = build(name, **{arg: value})
+        solo, _ = _train(solo_optimizer, solo_optimizer.init(params), params)
+        assert_close_f32(jax.tree.map(lambda x, i=i: x[i], batched), solo)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_one_jitted_step_compiles_once_for_five_hparam_settings(name):
+    sweeps = REGISTRY[name][2]
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step(params, state):
+        grads = jax.grad(quadratic_loss)(params)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    optimizer = build(name)
+    params = quadratic_params()
+    for i in range(5):
+        overrides = {
+            arg: values[i % 3] * (1 - 0.01 * i) for arg, values in sweeps.items()
+        }
+        state = build(name, **overrides).init(params)
+        for _ in range(2):
+            new_params, state = step(params, state)
+        chex.assert_tree_all_finite(new_params)
+
+
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam, js.adamw])
+def test_hypergradient_of_unrolled_training_matches_finite_difference(factory):
+    # quadratic_params has a coordinate at the optimum (gradient always 0): the
+    # square roots of the adaptive methods must not turn that into NaN.
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda x: x.astype(jnp.float64), quadratic_params())
+
+        def loss_after_training(lr):
+            optimizer = factory(lr)
+            _, losses = _train(optimizer, optimizer.init(params), params, steps=8)
+            return losses[-1]
+
+        lr = 0.02
+        grad = jax.grad(loss_after_training)(lr)
+        h = 1e-6
+        fd = (loss_after_training(lr + h) - loss_after_training(lr - h)) / (2 * h)
+        assert np.isfinite(grad) and abs(grad) > 1e-6
+        np.testing.assert_allclose(grad, fd, rtol=1e-5)
+
+
+def test_set_hparams_number_schedule_and_back():
+    params = quadratic_params()
+    optimizer = js.sgd(0.1, momentum=0.9)
+    state = optimizer.init(params)
+    grads = jax.tree.map(jnp.ones_like, params)
+
+    # A number replaced by a number: same structure, takes effect at once.
+    state = js.set_hparams(state, learning_rate=0.5, momentum=0.0)
+    updates, state = optimizer.update(grads, state, params)
+    np.testing.assert_allclose(updates["b"], -0.5)
+
+    # ...by a schedule: evaluated at the number of updates done (here 1).
+    state = js.set_hparams(
+        state, learning_rate=S.step_decay(1.0, step_size=1, gamma=0.1)
+    )
+    assert isinstance(js.get_hparams(state)["learning_rate"], js.Schedule)
+    updates, state = optimizer.update(grads, state, params)
+    np.testing.assert_allclose(updates["b"], -0.1, rtol=1e-6)
+
+    # ...by any step -> value callable, then back to a number.
+    state = js.set_hparams(state, learning_rate=lambda k: 0.01 * k)
+    updates, state = optimizer.update(grads, state, params)
+    np.testing.assert_allclose(updates["b"], -0.02, rtol=1e-6)
+    state = js.set_hparams(state, learning_rate=0.25)
+    updates, _ = optimizer.update(grads, state, params)
+    np.testing.assert_allclose(updates["b"], -0.25)
+
+
+def test_set_hparams_validates_and_names_unknown_arguments():
+    state = js.adam(1e-3).init(quadratic_params())
+    with pytest.raises(ValueError, match="no hyperparameter \\['momentum'\\]"):
+        js.set_hparams(state, momentum=0.9)
+    with pytest.raises(ValueError, match="`b2=1` is out of range"):
+        js.set_hparams(state, b2=1.0)
+    with pytest.raises(ValueError, match="`learning_rate=-0.1`"):
+        js.set_hparams(state, learning_rate=-0.1)
+
+
+def test_get_and_set_hparams_reach_inside_optax_wrappers():
+    params = quadratic_params()
+    wrapped = optax.MultiSteps(
+        optax.chain(optax.clip_by_global_norm(1.0), js.adamw(1e-3)), every_k_schedule=2
+    )
+    state = wrapped.init(params)
+    assert float(js.get_hparams(state)["weight_decay"]) == pytest.approx(1e-2)
+    state = js.set_hparams(state, weight_decay=0.5)
+    assert float(js.get_hparams(state)["weight_decay"]) == 0.5
+
+
+def test_set_hparams_with_one_value_per_vmapped_config():
+    params = quadratic_params()
+    states = jax.vmap(lambda lr: js.adam(lr).init(params))(jnp.array([0.1, 0.2, 0.3]))
+    states = js.set_hparams(states, b1=jnp.array([0.5, 0.6, 0.7]))
+    np.testing.assert_allclose(js.get_hparams(states)["b1"], [0.5, 0.6, 0.7])
+
+
+def test_hparams_stay_float32_with_bf16_params():
+    params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), quadratic_params())
+    hparams = js.get_hparams(js.adam(b2=0.999).init(params))
+    assert hparams["b2"].dtype == jnp.float32 and float(hparams["b2"]) == pytest.approx(
+        0.999
+    )
+
+
+def test_hparam_dtype_overrides_and_x64_default():
+    assert (
+        js.get_hparams(js.adam(hparam_dtype=jnp.bfloat16).init(jnp.zeros(2)))[
+            "b1"
+        ].dtype
+        == jnp.bfloat16
+    )
+    with jax.enable_x64(True):
+        assert js.get_hparams(js.adam().init(jnp.zeros(2)))["b1"].dtype == jnp.float64

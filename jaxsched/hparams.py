@@ -107,8 +107,13 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
     Example:
       >>> import jax.numpy as jnp, jaxsched as js
       >>> state = js.adam(1e-3).init(jnp.zeros(3))
-      >>> print({k: f"{v:g}" for k, v in js.get_hparams(state).items()})
-      {'weight_decay': '0', 'b1': '0.9', 'b2': '0.999', 'eps': '1e-08', 'learning_rate': '0.001'}
+      >>> for name, value in js.get_hparams(state).items():
+      ...     print(f"{name}={value:g}")
+      weight_decay=0
+      b1=0.9
+      b2=0.999
+      eps=1e-08
+      learning_rate=0.001
     """
     found: dict[str, Hyperparam] = {}
     for state in _states(opt_state):
@@ -146,7 +151,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     Example:
       >>> import jax.numpy as jnp, jaxsched as js
       >>> state = js.sgd(0.1, momentum=0.9).init(jnp.zeros(3))
-      >>> state = js.set_hparams(state, learning_rate=js.schedules.cosine_decay(0.1, 100))
+      >>> cosine = js.schedules.cosine_decay(0.1, decay_steps=100)
+      >>> state = js.set_hparams(state, learning_rate=cosine)
       >>> print(js.get_hparams(state)["learning_rate"].name)
       cosine_decay
     """

@@ -105,7 +105,8 @@ def adagrad(
     .. math::
        g_t \leftarrow g_t + \lambda p_{t-1}, \quad
        s_t = a_0 + \textstyle\sum_{i \le t} g_i^2, \quad
-       p_t = p_{t-1} - \frac{\eta}{1 + (t - 1)\delta}\, \frac{g_t}{\sqrt{s_t} + \epsilon}
+       p_t = p_{t-1}
+             - \frac{\eta}{1 + (t - 1)\delta}\, \frac{g_t}{\sqrt{s_t} + \epsilon}
 
     Reproduce: torch ``Adagrad(lr, lr_decay, weight_decay,
     initial_accumulator_value, eps)``. ``optax.adagrad`` puts eps inside the root

@@ -26,6 +26,8 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
     """``value`` as a float64 NumPy array, or ``None`` if it holds a tracer."""
     if isinstance(value, jax.core.Tracer):
         return None
+    if isinstance(value, (str, bytes)):  # NumPy would parse "0.9"
+        raise not_a_number(name, value)
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

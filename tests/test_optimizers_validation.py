@@ -1,0 +1,90 @@
+"""Concrete invalid hyperparameters raise a ValueError naming the argument."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxsched as js
+
+INVALID = [
+    (js.sgd, dict(learning_rate=-0.1), "learning_rate"),
+    (js.sgd, dict(learning_rate=0.1, momentum=1.0), "momentum"),
+    (js.sgd, dict(learning_rate=0.1, momentum=-0.1), "momentum"),
+    (js.sgd, dict(learning_rate=0.1, momentum=0.9, dampening=1.0), "dampening"),
+    (js.sgd, dict(learning_rate=0.1, dampening=-0.5), "dampening"),
+    (js.sgd, dict(learning_rate=0.1, weight_decay=-1e-4), "weight_decay"),
+    (js.sgd, dict(learning_rate=0.1, nesterov=True), "momentum"),
+    (
+        js.sgd,
+        dict(learning_rate=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+        "dampening",
+    ),
+    (js.sgd, dict(learning_rate=float("nan")), "learning_rate"),
+    (js.sgd, dict(learning_rate=np.array([0.1, -0.1])), "learning_rate"),
+    (js.adagrad, dict(learning_rate=-1.0), "learning_rate"),
+    (js.adagrad, dict(lr_decay=-0.1), "lr_decay"),
+    (js.adagrad, dict(weight_decay=-0.1), "weight_decay"),
+    (js.adagrad, dict(initial_accumulator_value=-0.1), "initial_accumulator_value"),
+    (js.adagrad, dict(eps=-1e-10), "eps"),
+    (js.rmsprop, dict(learning_rate=-0.01), "learning_rate"),
+    (js.rmsprop, dict(decay=1.0), "decay"),
+    (js.rmsprop, dict(decay=1.5), "decay"),
+    (js.rmsprop, dict(decay=-0.1), "decay"),
+    (js.rmsprop, dict(eps=-1e-8), "eps"),
+    (js.rmsprop, dict(weight_decay=-1.0), "weight_decay"),
+    (js.rmsprop, dict(momentum=1.0), "momentum"),
+    (js.adam, dict(learning_rate=-1e-3), "learning_rate"),
+    (js.adam, dict(b1=1.0), "b1"),
+    (js.adam, dict(b1=-0.1), "b1"),
+    (js.adam, dict(b2=1.0), "b2"),
+    (js.adam, dict(b2=2.0), "b2"),
+    (js.adam, dict(eps=-1e-8), "eps"),
+    (js.adam, dict(weight_decay=-0.01), "weight_decay"),
+    (js.adamw, dict(learning_rate=-1e-3), "learning_rate"),
+    (js.adamw, dict(b1=1.1), "b1"),
+    (js.adamw, dict(b2=-0.5), "b2"),
+    (js.adamw, dict(weight_decay=-0.01), "weight_decay"),
+    (js.adamw, dict(eps=-1.0), "eps"),
+    (js.scale_by_momentum, dict(momentum=1.2), "momentum"),
+    (js.scale_by_adagrad, dict(eps=-1.0), "eps"),
+    (js.scale_by_rmsprop, dict(momentum=-0.5), "momentum"),
+    (js.scale_by_adam, dict(b1=1.0), "b1"),
+    (js.add_weight_decay, dict(weight_decay=-1.0), "weight_decay"),
+    (js.scale_by_learning_rate, dict(learning_rate=-1.0), "learning_rate"),
+    (js.adam, dict(hparam_dtype=jnp.int32), "hparam_dtype"),
+]
+
+
+def test_validation_table_has_at_least_30_cases():
+    assert len(INVALID) >= 30
+
+
+@pytest.mark.parametrize("factory, kwargs, arg", INVALID)
+def test_optimizer_invalid_concrete_input_raises_naming_argument(factory, kwargs, arg):
+    with pytest.raises(ValueError, match=f"`{arg}"):
+        factory(**kwargs)
+
+
+def test_optimizer_error_messages_are_sentences_with_the_range():
+    with pytest.raises(ValueError) as error:
+        js.adam(b2=1.0)
+    assert str(error.value) == "`b2=1` is out of range: `b2` must be in [0, 1)."
+    with pytest.raises(ValueError, match="`momentum` must be > 0 with `nesterov=True`"):
+        js.sgd(0.1, nesterov=True)
+
+
+def test_optimizer_non_numeric_hyperparameter_is_a_type_error():
+    with pytest.raises(TypeError, match="`b1` must be a number"):
+        js.adam(b1="0.9")
+
+
+def test_traced_hyperparameters_are_not_checked_when_built():
+    # Documented: values inside jit/vmap cannot be checked when the optimizer is built.
+    def first_update(lr):
+        optimizer = js.sgd(lr)
+        return optimizer.update(jnp.ones(1), optimizer.init(jnp.ones(1)), jnp.ones(1))[
+            0
+        ]
+
+    assert float(jax.jit(first_update)(-1.0)[0]) == 1.0

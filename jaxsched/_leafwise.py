@@ -40,34 +40,44 @@ def zeros_like_params(params: optax.Params, hparam_dtype: jnp.dtype) -> optax.Pa
 
 
 def per_leaf(
-    rule: Callable[..., tuple[jax.Array, ...]],
+    rule: Callable[..., tuple[jax.Array, dict[str, jax.Array]]],
     scalars: dict[str, jax.Array],
     updates: optax.Updates,
-    *trees: optax.Updates,
-) -> tuple[optax.Updates, ...]:
-    """Applies ``rule(g, *leaves, **scalars) -> (u, *new_buffers)`` leaf by leaf.
+    **trees: optax.Updates | None,
+) -> tuple[optax.Updates, dict[str, optax.Updates]]:
+    """Applies ``rule(g, **leaves, **scalars) -> (u, new_buffers)`` leaf by leaf.
 
-    ``scalars`` are the hyperparameters' values at this step and anything derived
-    from them once per update (bias corrections). Each leaf is computed in the
-    wider of its own dtypes and the scalars' (float32 for a bf16 gradient); the
-    update goes back to the gradient's dtype
-    and each new buffer to the dtype of the matching input tree. Writing the rule
-    for one leaf reads like its equations and lets XLA fuse each leaf's reads and
-    writes into one pass.
+    ``trees`` are the buffers (and ``params`` where a rule needs them), by name;
+    ``None`` ones are left out. ``scalars`` are the hyperparameters' values at
+    this step and anything derived from them once per update (bias corrections).
+    Each leaf is computed in the wider of its own dtypes and the scalars'
+    (float32 for a bf16 gradient); the update goes back to the gradient's dtype
+    and each new buffer to its old dtype. Writing the rule for one leaf reads
+    like its equations and lets XLA fuse each leaf's reads and writes.
 
     Returns:
-      The tree of updates, then one tree per new buffer.
+      The tree of updates, and a dict of the new buffer trees by name.
     """
     treedef = jax.tree.structure(updates)
-    columns = [treedef.flatten_up_to(tree) for tree in (updates, *trees)]
-    results = []
-    for g, *leaves in zip(*columns, strict=True):
-        dtypes = [x.dtype for x in (g, *leaves, *scalars.values())]
-        dtype = wider(*dtypes)
-        cast = {name: x.astype(dtype) for name, x in scalars.items()}
-        out = rule(g.astype(dtype), *(x.astype(dtype) for x in leaves), **cast)
-        like = (g, *leaves)
-        results.append(
-            tuple(o.astype(x.dtype) for o, x in zip(out, like, strict=False))
+    columns = {
+        name: treedef.flatten_up_to(tree)
+        for name, tree in trees.items()
+        if tree is not None
+    }
+    new_updates, new_buffers = [], {}
+    for i, g in enumerate(treedef.flatten_up_to(updates)):
+        leaves = {name: column[i] for name, column in columns.items()}
+        dtype = wider(
+            g.dtype, *(x.dtype for x in (*leaves.values(), *scalars.values()))
         )
-    return tuple(treedef.unflatten(list(c)) for c in zip(*results, strict=True))
+        u, buffers = rule(
+            g.astype(dtype),
+            **{name: x.astype(dtype) for name, x in leaves.items()},
+            **{name: x.astype(dtype) for name, x in scalars.items()},
+        )
+        new_updates.append(u.astype(g.dtype))
+        for name, x in buffers.items():
+            new_buffers.setdefault(name, []).append(x.astype(leaves[name].dtype))
+    return treedef.unflatten(new_updates), {
+        name: treedef.unflatten(column) for name, column in new_buffers.items()
+    }

@@ -8,6 +8,13 @@ replace them with :func:`jaxsched.set_hparams`). Structural options
 (``nesterov``, ``centered``, ``amsgrad``) are static: they change the program or
 the state's shape.
 
+``weight_decay=None`` (and ``momentum=None`` for :func:`sgd` and :func:`rmsprop`)
+is a structural choice: the term and its buffer are left out of the program and
+of the state. A number, even 0, keeps them, so the value can be traced, swept
+with ``vmap`` or replaced later; the price is memory traffic (the L2 term reads
+the parameters once more in each XLA kernel that needs the decayed gradient; a
+momentum buffer is read and written every step).
+
 Inside ``optax.inject_hyperparams`` these optimizers train as they do alone, but
 their hyperparameters live in their own state: read and change them with
 :func:`~jaxsched.get_hparams` / :func:`~jaxsched.set_hparams` (which find them
@@ -20,6 +27,7 @@ from __future__ import annotations
 import optax
 from jax.typing import DTypeLike
 
+from jaxsched._checks import check
 from jaxsched.hparams import HyperparamLike
 from jaxsched.transforms import (
     add_weight_decay,
@@ -31,11 +39,23 @@ from jaxsched.transforms import (
 )
 
 
+def _chain(*transforms: optax.GradientTransformation | None):
+    """``optax.chain`` of the transformations that are not ``None``."""
+    return optax.chain(*(t for t in transforms if t is not None))
+
+
+def _l2(weight_decay: HyperparamLike | None, hparam_dtype: DTypeLike | None):
+    """The L2 term folded into the gradient, unless ``weight_decay`` is None."""
+    if weight_decay is None:
+        return None
+    return add_weight_decay(weight_decay, hparam_dtype=hparam_dtype)
+
+
 def sgd(
     learning_rate: HyperparamLike,
-    momentum: HyperparamLike = 0.0,
+    momentum: HyperparamLike | None = 0.0,
     dampening: HyperparamLike = 0.0,
-    weight_decay: HyperparamLike = 0.0,
+    weight_decay: HyperparamLike | None = 0.0,
     *,
     nesterov: bool = False,
     hparam_dtype: DTypeLike | None = None,
@@ -54,9 +74,10 @@ def sgd(
 
     Args:
       learning_rate: :math:`\eta`, >= 0.
-      momentum: :math:`\mu`, in [0, 1).
+      momentum: :math:`\mu`, in [0, 1); ``None``: plain SGD, no buffer.
       dampening: :math:`\tau`, in [0, 1).
-      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient).
+      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient);
+        ``None``: no term.
       nesterov: static; Nesterov momentum (needs ``momentum > 0``,
         ``dampening = 0``).
       hparam_dtype: float dtype of the hyperparameters (default: JAX's default).
@@ -82,9 +103,15 @@ def sgd(
       al., `On the importance of initialization and momentum in deep learning
       <https://proceedings.mlr.press/v28/sutskever13.html>`_, 2013.
     """
-    return optax.chain(
-        add_weight_decay(weight_decay, hparam_dtype=hparam_dtype),
-        scale_by_momentum(
+    if momentum is None:
+        check("dampening", dampening, lambda d: d == 0, "0 with `momentum=None`")
+        if nesterov:
+            raise ValueError("`nesterov=True` needs a `momentum`, not None.")
+    return _chain(
+        _l2(weight_decay, hparam_dtype),
+        None
+        if momentum is None
+        else scale_by_momentum(
             momentum, dampening, nesterov=nesterov, hparam_dtype=hparam_dtype
         ),
         scale_by_learning_rate(learning_rate, hparam_dtype=hparam_dtype),
@@ -94,7 +121,7 @@ def sgd(
 def adagrad(
     learning_rate: HyperparamLike = 0.01,
     lr_decay: HyperparamLike = 0.0,
-    weight_decay: HyperparamLike = 0.0,
+    weight_decay: HyperparamLike | None = 0.0,
     initial_accumulator_value: HyperparamLike = 0.0,
     eps: HyperparamLike = 1e-10,
     *,
@@ -116,7 +143,8 @@ def adagrad(
     Args:
       learning_rate: :math:`\eta`, >= 0.
       lr_decay: :math:`\delta`, >= 0.
-      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient).
+      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient);
+        ``None``: no term.
       initial_accumulator_value: :math:`a_0`, >= 0.
       eps: :math:`\epsilon`, >= 0.
       hparam_dtype: float dtype of the hyperparameters.
@@ -140,8 +168,8 @@ def adagrad(
       Duchi et al., `Adaptive Subgradient Methods for Online Learning and
       Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, 2011.
     """
-    return optax.chain(
-        add_weight_decay(weight_decay, hparam_dtype=hparam_dtype),
+    return _chain(
+        _l2(weight_decay, hparam_dtype),
         scale_by_adagrad(
             initial_accumulator_value, eps, lr_decay, hparam_dtype=hparam_dtype
         ),
@@ -153,8 +181,8 @@ def rmsprop(
     learning_rate: HyperparamLike = 0.01,
     decay: HyperparamLike = 0.99,
     eps: HyperparamLike = 1e-8,
-    weight_decay: HyperparamLike = 0.0,
-    momentum: HyperparamLike = 0.0,
+    weight_decay: HyperparamLike | None = 0.0,
+    momentum: HyperparamLike | None = 0.0,
     *,
     centered: bool = False,
     hparam_dtype: DTypeLike | None = None,
@@ -177,8 +205,9 @@ def rmsprop(
       learning_rate: :math:`\eta`, >= 0.
       decay: :math:`\rho` (torch's ``alpha``), in [0, 1).
       eps: :math:`\epsilon`, >= 0.
-      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient).
-      momentum: :math:`\mu`, in [0, 1).
+      weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient);
+        ``None``: no term.
+      momentum: :math:`\mu`, in [0, 1); ``None``: no buffer.
       centered: static; normalise by the estimated standard deviation.
       hparam_dtype: float dtype of the hyperparameters.
 
@@ -201,8 +230,8 @@ def rmsprop(
       Tieleman and Hinton, Lecture 6.5 - RMSprop, COURSERA: Neural Networks for
       Machine Learning, 2012.
     """
-    return optax.chain(
-        add_weight_decay(weight_decay, hparam_dtype=hparam_dtype),
+    return _chain(
+        _l2(weight_decay, hparam_dtype),
         scale_by_rmsprop(
             decay, eps, momentum, centered=centered, hparam_dtype=hparam_dtype
         ),
@@ -215,7 +244,7 @@ def adam(
     b1: HyperparamLike = 0.9,
     b2: HyperparamLike = 0.999,
     eps: HyperparamLike = 1e-8,
-    weight_decay: HyperparamLike = 0.0,
+    weight_decay: HyperparamLike | None = 0.0,
     *,
     amsgrad: bool = False,
     hparam_dtype: DTypeLike | None = None,
@@ -239,7 +268,7 @@ def adam(
       b2: :math:`\beta_2`, in [0, 1).
       eps: :math:`\epsilon`, >= 0.
       weight_decay: :math:`\lambda`, >= 0 (L2; for decoupled decay use
-        :func:`adamw`).
+        :func:`adamw`); ``None``: no term.
       amsgrad: static; AMSGrad.
       hparam_dtype: float dtype of the hyperparameters.
 
@@ -262,8 +291,8 @@ def adam(
       Kingma and Ba, `Adam: A Method for Stochastic Optimization
       <https://arxiv.org/abs/1412.6980>`_, 2015.
     """
-    return optax.chain(
-        add_weight_decay(weight_decay, hparam_dtype=hparam_dtype),
+    return _chain(
+        _l2(weight_decay, hparam_dtype),
         scale_by_adam(b1, b2, eps, amsgrad=amsgrad, hparam_dtype=hparam_dtype),
         scale_by_learning_rate(learning_rate, hparam_dtype=hparam_dtype),
     )
@@ -274,7 +303,7 @@ def adamw(
     b1: HyperparamLike = 0.9,
     b2: HyperparamLike = 0.999,
     eps: HyperparamLike = 1e-8,
-    weight_decay: HyperparamLike = 1e-2,
+    weight_decay: HyperparamLike | None = 1e-2,
     *,
     amsgrad: bool = False,
     hparam_dtype: DTypeLike | None = None,
@@ -296,7 +325,7 @@ def adamw(
       b1: :math:`\beta_1`, in [0, 1).
       b2: :math:`\beta_2`, in [0, 1).
       eps: :math:`\epsilon`, >= 0.
-      weight_decay: :math:`\lambda`, >= 0 (decoupled).
+      weight_decay: :math:`\lambda`, >= 0 (decoupled); ``None``: plain Adam.
       amsgrad: static; AMSGrad in torch's form.
       hparam_dtype: float dtype of the hyperparameters.
 
@@ -315,8 +344,8 @@ def adamw(
       Loshchilov and Hutter, `Decoupled Weight Decay Regularization
       <https://arxiv.org/abs/1711.05101>`_, 2019.
     """
-    return optax.chain(
+    return _chain(
         scale_by_adam(b1, b2, eps, amsgrad=amsgrad, hparam_dtype=hparam_dtype),
-        add_weight_decay(weight_decay, hparam_dtype=hparam_dtype),
+        _l2(weight_decay, hparam_dtype),
         scale_by_learning_rate(learning_rate, hparam_dtype=hparam_dtype),
     )

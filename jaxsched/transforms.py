@@ -123,13 +123,13 @@ def scale_by_momentum(
         del params, extra_args
         first = (state.count == 0) & (not zero_init)
 
-        def rule(g, b, *, momentum, dampening):
-            b = jnp.where(first, g, momentum * b + (1 - dampening) * g)
-            return (g + momentum * b if nesterov else b), b
+        def rule(g, trace, *, momentum, dampening):
+            b = jnp.where(first, g, momentum * trace + (1 - dampening) * g)
+            return (g + momentum * b if nesterov else b), {"trace": b}
 
         hp = values_at(state.hparams, state.count)
-        updates, trace = per_leaf(rule, hp, updates, state.trace)
-        return updates, state._replace(count=increment(state.count), trace=trace)
+        updates, buffers = per_leaf(rule, hp, updates, trace=state.trace)
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -200,21 +200,23 @@ def scale_by_adagrad(
         sums = zeros_like_params(params, _dtype(hparams))
         return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
-    def rule(g, s, *, initial_accumulator_value, eps, lr_decay_factor):
-        s = s + g * g
-        return g / (_sqrt(initial_accumulator_value + s) + eps) / lr_decay_factor, s
+    def rule(g, sum_of_squares, *, initial_accumulator_value, eps, decayed):
+        s = sum_of_squares + g * g
+        u = (decayed * g) / (_sqrt(initial_accumulator_value + s) + eps)
+        return u, {"sum_of_squares": s}
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
         lr_decay = hp.pop("lr_decay")
-        factor = 1 + state.count.astype(lr_decay.dtype) * lr_decay  # 1 + (t - 1) δ
-        updates, sums = per_leaf(
-            rule, hp | {"lr_decay_factor": factor}, updates, state.sum_of_squares
+        decayed = 1 / (1 + state.count.astype(lr_decay.dtype) * lr_decay)  # t - 1
+        updates, buffers = per_leaf(
+            rule,
+            hp | {"decayed": decayed},
+            updates,
+            sum_of_squares=state.sum_of_squares,
         )
-        return updates, state._replace(
-            count=increment(state.count), sum_of_squares=sums
-        )
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -225,14 +227,14 @@ class ScaleByRmspropState(NamedTuple):
     count: jax.Array
     nu: optax.Updates
     mu: optax.Updates | None
-    trace: optax.Updates
+    trace: optax.Updates | None
     hparams: dict[str, Hyperparam]
 
 
 def scale_by_rmsprop(
     decay: HyperparamLike = 0.99,
     eps: HyperparamLike = 1e-8,
-    momentum: HyperparamLike = 0.0,
+    momentum: HyperparamLike | None = 0.0,
     *,
     centered: bool = False,
     hparam_dtype: DTypeLike | None = None,
@@ -260,8 +262,10 @@ def scale_by_rmsprop(
     Args:
       decay: :math:`\rho`, in [0, 1).
       eps: :math:`\epsilon`, >= 0.
-      momentum: :math:`\mu`, in [0, 1) (0 keeps its buffer, equal to
-        :math:`g_t / d_t`).
+      momentum: :math:`\mu`, in [0, 1). A number keeps a buffer (at 0 it equals
+        :math:`g_t / d_t`), so the value can be swept or replaced later; ``None``
+        (static) has no buffer and no ``momentum`` hyperparameter: torch's
+        momentum-free RMSprop, two floats per parameter less traffic.
       centered: static; divide by the estimated standard deviation instead.
       hparam_dtype: float dtype of the hyperparameters.
 
@@ -281,41 +285,40 @@ def scale_by_rmsprop(
       Machine Learning, 2012; Graves, `Generating Sequences With Recurrent Neural
       Networks <https://arxiv.org/abs/1308.0850>`_, 2013 (centered).
     """
-    hparams = make_hparams(hparam_dtype, decay=decay, eps=eps, momentum=momentum)
+    with_momentum = momentum is not None
+    hparams = make_hparams(
+        hparam_dtype,
+        decay=decay,
+        eps=eps,
+        **({"momentum": momentum} if with_momentum else {}),
+    )
 
     def init(params):
-        dtype = _dtype(hparams)
-        mu = zeros_like_params(params, dtype) if centered else None
+        def zeros(present=True):
+            return zeros_like_params(params, _dtype(hparams)) if present else None
+
         return ScaleByRmspropState(
-            zero_count(),
-            zeros_like_params(params, dtype),
-            mu,
-            zeros_like_params(params, dtype),
-            fresh(hparams),
+            zero_count(), zeros(), zeros(centered), zeros(with_momentum), fresh(hparams)
         )
 
-    def denominator(v, g_avg, eps):
-        return _sqrt(v - g_avg * g_avg if centered else v) + eps
-
-    def rule(g, v, *rest, decay, eps, momentum):
-        g_avg, b = rest if centered else (None, rest[0])
-        v = decay * v + (1 - decay) * g * g
+    def rule(g, nu, mu=None, trace=None, *, decay, eps, momentum=None):
+        v = decay * nu + (1 - decay) * g * g
+        new = {"nu": v}
         if centered:
-            g_avg = decay * g_avg + (1 - decay) * g
-        b = momentum * b + g / denominator(v, g_avg, eps)
-        return (b, v, g_avg, b) if centered else (b, v, b)
+            new["mu"] = g_avg = decay * mu + (1 - decay) * g
+            v = v - g_avg * g_avg
+        u = g / (_sqrt(v) + eps)
+        if with_momentum:
+            new["trace"] = u = momentum * trace + u
+        return u, new
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
-        buffers = (
-            (state.nu, state.mu, state.trace) if centered else (state.nu, state.trace)
+        updates, buffers = per_leaf(
+            rule, hp, updates, nu=state.nu, mu=state.mu, trace=state.trace
         )
-        updates, nu, *rest = per_leaf(rule, hp, updates, *buffers)
-        mu, trace = rest if centered else (None, rest[0])
-        return updates, state._replace(
-            count=increment(state.count), nu=nu, mu=mu, trace=trace
-        )
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -404,12 +407,12 @@ def scale_by_adam(
             fresh(hparams),
         )
 
-    def rule(g, m, v, *v_max, b1, b2, eps, correction1, correction2):
-        m = (1 - b1) * g + b1 * m
-        v = (1 - b2) * g * g + b2 * v
-        v_hat = jnp.maximum(v_max[0], v) if amsgrad else v
+    def rule(g, mu, nu, nu_max=None, *, b1, b2, eps, correction1, correction2):
+        m = (1 - b1) * g + b1 * mu
+        v = (1 - b2) * g * g + b2 * nu
+        v_hat = jnp.maximum(nu_max, v) if amsgrad else v
         u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
-        return (u, m, v, v_hat) if amsgrad else (u, m, v)
+        return u, {"mu": m, "nu": v} | ({"nu_max": v_hat} if amsgrad else {})
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -419,11 +422,15 @@ def scale_by_adam(
             "correction1": _one_minus_power(hp["b1"], t),
             "correction2": _one_minus_power(hp["b2"], t),
         }
-        buffers = (state.mu, state.nu) + ((state.nu_max,) if amsgrad else ())
-        updates, mu, nu, *nu_max = per_leaf(rule, hp | corrections, updates, *buffers)
-        return updates, state._replace(
-            count=t, mu=mu, nu=nu, nu_max=nu_max[0] if amsgrad else None
+        updates, buffers = per_leaf(
+            rule,
+            hp | corrections,
+            updates,
+            mu=state.mu,
+            nu=state.nu,
+            nu_max=state.nu_max,
         )
+        return updates, state._replace(count=t, **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -479,11 +486,11 @@ def add_weight_decay(
         if params is None:
             raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
 
-        def rule(g, p, *, weight_decay):
-            return (g + weight_decay * p,)
+        def rule(g, params, *, weight_decay):
+            return g + weight_decay * params, {}
 
         hp = values_at(state.hparams, state.count)
-        (updates,) = per_leaf(rule, hp, updates, params)
+        updates, _ = per_leaf(rule, hp, updates, params=params)
         return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)
@@ -536,10 +543,10 @@ def scale_by_learning_rate(
         del params, extra_args
 
         def rule(g, *, learning_rate):
-            return (-learning_rate * g,)
+            return -learning_rate * g, {}
 
         hp = values_at(state.hparams, state.count)
-        (updates,) = per_leaf(rule, hp, updates)
+        updates, _ = per_leaf(rule, hp, updates)
         return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)

@@ -194,3 +194,47 @@ def test_mixed_dtype_tree_under_x64_matches_optax():
         assert p1["a"].dtype == jnp.float32 and p1["b"].dtype == jnp.float64
         np.testing.assert_allclose(p1["b"], p2["b"], rtol=1e-12)
         np.testing.assert_allclose(p1["a"], p2["a"], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (js.sgd(0.05, momentum=None, weight_decay=None), optax.sgd(0.05)),
+        (
+            js.rmsprop(1e-2, momentum=None, weight_decay=None),
+            optax.rmsprop(1e-2, decay=0.99, eps_in_sqrt=False),
+        ),
+        (js.adam(1e-2, weight_decay=None), optax.adam(1e-2)),
+        (js.adamw(1e-2, weight_decay=None), optax.adam(1e-2)),
+    ],
+)
+def test_none_leaves_the_term_out_of_program_and_state(ours, theirs):
+    params = _params(jax.random.key(0))
+    state = ours.init(params)
+    assert "weight_decay" not in js.get_hparams(state)
+    # Nothing left that needs params, and as many buffers as optax keeps.
+    ours.update(params, state, None)
+
+    def buffers(state):
+        return [x for x in jax.tree.leaves(state) if x.size > 1]
+
+    with jax.numpy_dtype_promotion("standard"):
+        assert len(buffers(state)) == len(buffers(theirs.init(params)))
+    assert_close_f32(
+        _run(ours),
+        _run(theirs),
+        **(dict(rtol=1e-4, atol=1e-5) if "adam" in repr(ours) else {}),
+    )
+
+
+def test_momentum_none_has_no_buffer_and_no_hyperparameter():
+    params = _params(jax.random.key(0))
+    for optimizer in (js.sgd(0.1, momentum=None), js.rmsprop(momentum=None)):
+        hparams = js.get_hparams(optimizer.init(params))
+        assert "momentum" not in hparams
+    rms_state = js.rmsprop(momentum=None).init(params)[1]
+    assert rms_state.trace is None
+    with pytest.raises(ValueError, match="`dampening=0.5`"):
+        js.sgd(0.1, momentum=None, dampening=0.5)
+    with pytest.raises(ValueError, match="`nesterov=True` needs a `momentum`"):
+        js.sgd(0.1, momentum=None, nesterov=True)

@@ -1,0 +1,258 @@
+"""Time one optimizer update, jaxsched against optax (and PyTorch when installed).
+
+For each optimizer and problem it compiles ``jit(update + optax.apply_updates)``
+with the parameters and the state donated, then times the two sides in turns in
+one process (rounds of ``--steps`` updates each; the median over ``--rounds``), so
+that the ratio is measured under the same machine load. It also reads the
+number of XLA kernels and the bytes accessed from the compiled programs.
+
+    python benchmarks/update_step.py                 # all optimizers, both problems
+    python benchmarks/update_step.py --problems leaf16m --optimizers adam --rounds 5
+
+Prints a Markdown table: time per step (median and interquartile range), the
+jaxsched / optax ratio (median of the per-round ratios), and the kernels and MB
+accessed per step of each side, for two configurations of each optimizer (see
+``OPTIMIZERS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxsched as js
+
+PROBLEMS = {
+    # name: list of leaf shapes
+    "leaf16m": [(16 * 2**20,)],
+    "tree200x20k": [(20 * 2**10,)] * 200,  # 200 leaves, 4M parameters in all
+}
+
+
+def _l2(optimizer):
+    """optax's twin of jaxsched's default ``weight_decay=0.0`` kept as data: the L2
+    term with a traced decay (a constant 0.0 would be folded away by XLA)."""
+    decay = optax.inject_hyperparams(optax.add_decayed_weights)(weight_decay=0.0)
+    return optax.chain(decay, optimizer)
+
+
+# optimizer -> config -> (jaxsched, its optax twin). "lean": unused terms left out
+# (weight_decay=None, momentum=None); "defaults": jaxsched's defaults, which keep
+# weight_decay=0.0 (and RMSprop's momentum=0.0) as traced data, against optax with
+# the same terms.
+OPTIMIZERS = {
+    "sgd_momentum": {
+        "lean": (
+            lambda: js.sgd(1e-3, momentum=0.9, weight_decay=None),
+            lambda: optax.sgd(1e-3, momentum=0.9),
+        ),
+        "defaults": (
+            lambda: js.sgd(1e-3, momentum=0.9),
+            lambda: _l2(optax.sgd(1e-3, momentum=0.9)),
+        ),
+    },
+    "adagrad": {
+        "lean": (
+            lambda: js.adagrad(1e-2, 0.0, None, 0.1, 0.0),
+            lambda: optax.adagrad(1e-2, initial_accumulator_value=0.1, eps=0.0),
+        ),
+        "defaults": (
+            lambda: js.adagrad(1e-2, initial_accumulator_value=0.1, eps=0.0),
+            lambda: _l2(optax.adagrad(1e-2, 0.1, eps=0.0)),
+        ),
+    },
+    "rmsprop": {
+        "lean": (
+            lambda: js.rmsprop(1e-3, momentum=None, weight_decay=None),
+            lambda: optax.rmsprop(1e-3, 0.99, 1e-8, eps_in_sqrt=False),
+        ),
+        "defaults": (
+            lambda: js.rmsprop(1e-3),
+            lambda: _l2(
+                optax.rmsprop(1e-3, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.0)
+            ),
+        ),
+    },
+    "adam": {
+        "lean": (lambda: js.adam(1e-3, weight_decay=None), lambda: optax.adam(1e-3)),
+        "defaults": (lambda: js.adam(1e-3), lambda: _l2(optax.adam(1e-3))),
+    },
+    "adamw": {
+        "defaults": (
+            lambda: js.adamw(1e-3),
+            lambda: optax.adamw(1e-3, weight_decay=1e-2),
+        ),
+    },
+}
+
+TORCH = {
+    "sgd_momentum": ("SGD", dict(lr=1e-3, momentum=0.9)),
+    "adagrad": ("Adagrad", dict(lr=1e-2, initial_accumulator_value=0.1, eps=0.0)),
+    "rmsprop": ("RMSprop", dict(lr=1e-3)),
+    "adam": ("Adam", dict(lr=1e-3)),
+    "adamw": ("AdamW", dict(lr=1e-3)),
+}
+
+
+def make_tree(shapes, seed):
+    keys = jax.random.split(jax.random.key(seed), len(shapes))
+    return [
+        jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)
+    ]
+
+
+def compiled_step(optimizer, params, grads):
+    def step(params, state, grads):
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    state = optimizer.init(params)
+    jitted = jax.jit(step, donate_argnums=(0, 1))
+    compiled = jitted.lower(params, state, grads).compile()
+    return compiled, state
+
+
+def hlo_stats(compiled):
+    """(kernels in the entry computation, MB accessed) of a compiled program."""
+    text = compiled.as_text()
+    entry = text[text.index("ENTRY") :]
+    entry = entry[: entry.index("\n}")]
+    skip = ("parameter(", "tuple(", "get-tuple-element(", "constant(", "bitcast(")
+    kernels = sum(
+        1
+        for line in entry.splitlines()[1:]
+        if "=" in line and not any(s in line for s in skip)
+    )
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return kernels, cost.get("bytes accessed", float("nan")) / 1e6
+
+
+def time_rounds(sides, steps, rounds):
+    """Runs each side ``steps`` times per round, in turns; seconds per step."""
+    times = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            start = time.perf_counter()
+            run(steps)
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: np.asarray(t) for name, t in times.items()}
+
+
+def jax_runner(compiled, params, state, grads):
+    carry = [jax.tree.map(jnp.copy, params), state]
+
+    def run(steps):
+        for _ in range(steps):
+            carry[0], carry[1] = compiled(carry[0], carry[1], grads)
+        jax.block_until_ready(carry)
+
+    return run
+
+
+def torch_runners(name, shapes):
+    try:
+        import torch
+    except ImportError:
+        return {}
+    cls_name, kwargs = TORCH[name]
+    runners = {}
+    for variant in ("foreach", "fused"):
+        params = [torch.randn(s, requires_grad=True) for s in shapes]
+        for p in params:
+            p.grad = torch.randn_like(p)
+        try:
+            opt = getattr(torch.optim, cls_name)(params, **kwargs, **{variant: True})
+            opt.step()
+        except (RuntimeError, TypeError):
+            continue  # e.g. no fused kernel for this optimizer on CPU
+
+        def run(steps, opt=opt):
+            with torch.no_grad():
+                for _ in range(steps):
+                    opt.step()
+
+        runners[f"torch {variant}"] = run
+    return runners
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--optimizers", default=",".join(OPTIMIZERS))
+    parser.add_argument("--steps", type=int, default=10, help="updates per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args(argv)
+
+    device = jax.devices()[0]
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"jax {jax.__version__}, optax {optax.__version__}, jaxsched {js.__version__};"
+        f" {device.platform} ({device.device_kind}, {cpu});"
+        f" steps={args.steps} rounds={args.rounds}\n"
+    )
+    print(
+        "| optimizer | config | problem | jaxsched ms (IQR) | optax ms (IQR) | ratio "
+        "| kernels js/optax | MB/step js/optax | torch ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for problem in args.problems.split(","):
+        shapes = PROBLEMS[problem]
+        params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
+        for name in args.optimizers.split(","):
+            torch_sides = {} if args.no_torch else torch_runners(name, shapes)
+            for config, (ours, twin) in OPTIMIZERS[name].items():
+                print(
+                    row(
+                        name,
+                        config,
+                        problem,
+                        ours,
+                        twin,
+                        torch_sides,
+                        params,
+                        grads,
+                        args,
+                    ),
+                    flush=True,
+                )
+
+
+def row(name, config, problem, ours, twin, torch_sides, params, grads, args):
+    """One table row: both sides compiled, warmed up and timed in turns."""
+    sides, stats = {}, {}
+    for side, factory in (("jaxsched", ours), ("optax", twin)):
+        with jax.numpy_dtype_promotion("standard"):
+            compiled, state = compiled_step(factory(), params, grads)
+        stats[side] = hlo_stats(compiled)
+        sides[side] = jax_runner(compiled, params, state, grads)
+    sides.update(torch_sides)
+    for run in sides.values():  # warm up
+        run(2)
+    times = time_rounds(sides, args.steps, args.rounds)
+    med = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+    iqr = {
+        k: 1e3 * float(np.subtract(*np.percentile(v, [75, 25])))
+        for k, v in times.items()
+    }
+    ratio = float(np.median(times["jaxsched"] / times["optax"]))
+    torch_cell = ", ".join(
+        f"{k[6:]} {med[k]:.2f}" for k in med if k.startswith("torch")
+    )
+    return (
+        f"| {name} | {config} | {problem} | {med['jaxsched']:.2f} "
+        f"({iqr['jaxsched']:.2f}) | {med['optax']:.2f} ({iqr['optax']:.2f}) | "
+        f"{ratio:.2f} | {stats['jaxsched'][0]}/{stats['optax'][0]} | "
+        f"{stats['jaxsched'][1]:.0f}/{stats['optax'][1]:.0f} | {torch_cell or '—'} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -46,6 +46,12 @@ def test_schedule_hparam_dtype_overrides_default(name):
     assert schedule(jnp.arange(5)).dtype == jnp.bfloat16
 
 
+def test_schedule_accepts_python_ints_beyond_int32():
+    schedule = S.cosine_decay(0.1, decay_steps=10**10)
+    assert float(schedule(10**10)) == 0.0
+    assert float(schedule(5 * 10**9)) == pytest.approx(0.05, rel=1e-6)
+
+
 def test_schedule_negative_steps_count_as_step_0():
     schedule = S.warmup_cosine_decay(0.01, 0.1, 10, 100)
     assert float(schedule(-5)) == float(schedule(0))

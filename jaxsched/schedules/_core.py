@@ -66,7 +66,7 @@ class Schedule:
 
     def __call__(self, step: ArrayLike) -> jax.Array:
         """The value at ``step`` (elementwise for arrays); steps below 0 count as 0."""
-        step = jnp.maximum(jnp.asarray(step).astype(self.dtype), 0)
+        step = jnp.maximum(jnp.asarray(step, dtype=self.dtype), 0)
         return jnp.asarray(
             self.fn(step, **self.hparams, **self.static), dtype=self.dtype
         )

@@ -6,6 +6,8 @@ from jaxsched import plot as plot
 from jaxsched import schedules as schedules
 from jaxsched.hparams import get_hparams as get_hparams
 from jaxsched.hparams import set_hparams as set_hparams
+from jaxsched.lr_finder import LRFinderResult as LRFinderResult
+from jaxsched.lr_finder import lr_find as lr_find
 from jaxsched.optimizers import adagrad as adagrad
 from jaxsched.optimizers import adam as adam
 from jaxsched.optimizers import adamw as adamw
@@ -32,6 +34,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "AddWeightDecayState",
+    "LRFinderResult",
     "Schedule",
     "ScaleByAdagradState",
     "ScaleByAdamState",
@@ -43,6 +46,7 @@ __all__ = [
     "adamw",
     "add_weight_decay",
     "get_hparams",
+    "lr_find",
     "plot",
     "rmsprop",
     "scale_by_adagrad",

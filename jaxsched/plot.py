@@ -85,3 +85,46 @@ def schedule(
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def lr_find(result, ax: Axes | None = None, *, suggestion: bool = True) -> Axes:
+    """Draws an LR range test: smoothed loss against the learning rate (log scale).
+
+    With a result vmapped over seeds, draws the median curve and the band between
+    the lowest and highest curves. The suggestion (torch-lr-finder's steepest
+    descent) is marked.
+
+    Args:
+      result: a :class:`jaxsched.lr_finder.LRFinderResult`.
+      ax: the matplotlib axes to draw on (default: a new figure).
+      suggestion: mark the suggested learning rate.
+
+    Returns:
+      The axes.
+    """
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(7, 4))
+    lrs = np.atleast_2d(np.asarray(result.lrs, np.float64))
+    smoothed = np.atleast_2d(np.asarray(result.smoothed, np.float64))
+    run = ~np.all(np.isnan(smoothed), axis=0)  # steps that some seed ran
+    lrs, smoothed = lrs[:, run], smoothed[:, run]
+    x = np.nanmedian(lrs, axis=0)
+    if len(smoothed) > 1:
+        ax.fill_between(
+            x,
+            np.nanmin(smoothed, 0),
+            np.nanmax(smoothed, 0),
+            alpha=0.25,
+            color="0.5",
+            label=f"{len(smoothed)} seeds",
+        )
+    ax.plot(x, np.nanmedian(smoothed, axis=0), "-", color="k", label="smoothed loss")
+    if suggestion:
+        lr = float(np.nanmedian(np.atleast_1d(result.suggestion)))
+        ax.axvline(lr, linestyle="--", color="0.3", label=f"suggestion {lr:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

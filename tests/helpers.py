@@ -37,3 +37,9 @@ def assert_close_f32(actual, expected, rtol=1e-5, atol=4e-7):
 def optimizer_refs() -> dict:
     """Torch optimizer trajectories on the quadratic problem (float64)."""
     return json.loads((DATA / "optimizer_refs.json").read_text())
+
+
+@functools.cache
+def lr_finder_refs() -> dict:
+    """torch-lr-finder histories and fastai suggestions."""
+    return json.loads((DATA / "lr_finder_refs.json").read_text())

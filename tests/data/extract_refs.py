@@ -52,6 +52,8 @@ def main() -> None:
         "ema_momentum": refs["ema_momentum"],
     }
     (HERE / "optimizer_refs.json").write_text(json.dumps(optimizers, indent=1))
+    lr_finder = {"source": "shared/reference/torch_refs.json"} | refs["lr_finder"]
+    (HERE / "lr_finder_refs.json").write_text(json.dumps(lr_finder, indent=1))
     seeds = json.loads((SHARED / "seed_examples.json").read_text())
     (HERE / "seed_examples.json").write_text(json.dumps(seeds, indent=1))
 

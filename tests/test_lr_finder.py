@@ -1,0 +1,234 @@
+"""The LR range test: torch-lr-finder's and fastai's rules, one compilation."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import optax
+import pytest
+
+import jaxsched as js
+from jaxsched import lr_finder
+from tests.helpers import lr_finder_refs
+
+matplotlib.use("Agg")
+
+
+def _counting_optimizer(learning_rate):
+    """Ignores gradients: the 'parameter' counts the steps taken."""
+    del learning_rate
+    return optax.GradientTransformation(
+        lambda params: optax.EmptyState(),
+        lambda updates, state, params=None: (jnp.ones_like(updates), state),
+    )
+
+
+def _replay(raw_losses):
+    """A loss function that returns the recorded loss of each step."""
+    raw = jnp.asarray(raw_losses, jnp.float32)
+
+    def loss_fn(step, batch):
+        del batch
+        index = jnp.minimum(jax.lax.stop_gradient(step).astype(jnp.int32), len(raw) - 1)
+        return raw[index] + 0 * step
+
+    return loss_fn
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_lr_find_matches_torch_lr_finder_history(run):
+    ref = lr_finder_refs()["torch_lr_finder"][run]
+    lrs = np.asarray(ref["history"]["lr"])
+    smoothed = np.asarray(ref["history"]["loss"])
+    f = ref["smooth_f"]
+    # torch-lr-finder records smoothed losses: recover the raw ones it smoothed.
+    raw = np.concatenate([smoothed[:1], (smoothed[1:] - (1 - f) * smoothed[:-1]) / f])
+    result = js.lr_find(
+        _replay(raw),
+        jnp.float32(0.0),
+        jnp.zeros((4, 1)),
+        optimizer=_counting_optimizer,
+        start_lr=ref["start_lr"],
+        end_lr=ref["end_lr"],
+        num_steps=ref["num_iter"],
+        mode=ref["step_mode"],
+        smooth=f,
+        diverge_threshold=ref["diverge_th"],
+    )
+    n = ref["n_recorded"]
+    assert int(result.stop_step) == n - 1  # the crossing step is kept
+    np.testing.assert_allclose(result.lrs[:n], lrs, rtol=1e-6)
+    np.testing.assert_allclose(result.smoothed[:n], smoothed, rtol=1e-5)
+    np.testing.assert_allclose(result.losses[:n], raw, rtol=1e-5)
+    assert np.all(np.isnan(result.lrs[n:])) and np.all(np.isnan(result.losses[n:]))
+    assert result.suggestion == pytest.approx(ref["suggestion_steepest"], rel=1e-6)
+
+
+def test_fastai_suggestions_on_recorded_history():
+    ref = lr_finder_refs()
+    history = ref["fastai_style_history"]
+    expected = ref["fastai_suggestions"]["values"]
+    lrs, losses = np.asarray(history["lrs"]), np.asarray(history["losses"])
+    window = lr_finder._fastai_window(lrs, losses, history["num_it"])
+    for name in ("valley", "slide", "minimum", "steep"):
+        got = getattr(lr_finder, name)(*window)
+        assert got == pytest.approx(expected[name], rel=1e-6), name
+    # The same through a result padded to num_it steps, as lr_find returns it.
+    pad = history["num_it"] - len(lrs)
+    result = js.LRFinderResult(
+        jnp.asarray(np.pad(lrs, (0, pad), constant_values=np.nan)),
+        jnp.asarray(np.pad(losses, (0, pad), constant_values=np.nan)),
+        jnp.asarray(np.pad(losses, (0, pad), constant_values=np.nan)),
+        jnp.asarray(len(lrs) - 1),
+    )
+    for name, value in expected.items():
+        assert result.suggestions[name] == pytest.approx(value, rel=1e-5), name
+
+
+def _regression():
+    x = jax.random.normal(jax.random.key(0), (256, 8))
+    w = jax.random.normal(jax.random.key(1), (8,))
+    y = jnp.tanh(x @ w) + 0.1 * jax.random.normal(jax.random.key(2), (256,))
+
+    def loss_fn(params, batch):
+        x, y = batch
+        return jnp.mean((jnp.tanh(x @ params["w"]) @ params["v"] - y) ** 2)
+
+    params = {
+        "w": 0.3 * jax.random.normal(jax.random.key(3), (8, 16)),
+        "v": 0.3 * jax.random.normal(jax.random.key(4), (16,)),
+    }
+    return loss_fn, params, (x, y)
+
+
+def test_lr_find_seed_recipe_is_one_call():
+    # Start at 1e-5, multiply by (1 / 1e-5) ** (1 / 100) a step, stop when the loss
+    # exceeds 4x the best or the rate passes 1: no smoothing.
+    loss_fn, params, data = _regression()
+    result = js.lr_find(
+        loss_fn,
+        params,
+        data,
+        start_lr=1e-5,
+        end_lr=1.0,
+        num_steps=101,
+        smooth=1.0,
+        diverge_threshold=4.0,
+    )
+    n = int(result.stop_step) + 1
+    factor = (1 / 1e-5) ** (1 / 100)
+    np.testing.assert_allclose(result.lrs[:n], 1e-5 * factor ** np.arange(n), rtol=1e-5)
+    np.testing.assert_array_equal(result.smoothed[:n], result.losses[:n])
+    assert float(np.nanmax(result.lrs)) <= 1.0 + 1e-6
+
+
+def test_lr_find_stops_on_divergence_without_nan_parameters():
+    loss_fn, params, data = _regression()
+    result = js.lr_find(loss_fn, params, data, start_lr=1e-3, end_lr=1e4, num_steps=80)
+    stop = int(result.stop_step)
+    assert 10 < stop < 79
+    smoothed = np.asarray(result.smoothed)
+    assert smoothed[stop] > 4 * np.min(smoothed[: stop + 1])
+    assert np.all(np.isfinite(result.losses[: stop + 1]))
+    assert np.all(np.isnan(result.smoothed[stop + 1 :]))
+
+
+def test_lr_find_compiles_once_for_other_start_and_end():
+    loss_fn, params, data = _regression()
+    kwargs = dict(num_steps=40, optimizer=js.adam)
+    js.lr_find(loss_fn, params, data, start_lr=1e-6, end_lr=1.0, **kwargs)
+    js.lr_find(
+        loss_fn,
+        params,
+        data,
+        start_lr=1e-4,
+        end_lr=30.0,
+        smooth=0.1,
+        diverge_threshold=5.0,
+        **kwargs,
+    )
+    compiled = lr_finder._range_test(loss_fn, js.adam, 40, "exp", None)
+    assert compiled._cache_size() == 1
+
+
+def test_lr_find_minibatches_and_vmap_over_keys():
+    loss_fn, params, data = _regression()
+    sgd_momentum = functools.partial(js.sgd, momentum=0.9)
+
+    def curve(key):
+        return js.lr_find(
+            loss_fn,
+            params,
+            data,
+            optimizer=sgd_momentum,
+            start_lr=1e-4,
+            end_lr=100.0,
+            num_steps=60,
+            batch_size=32,
+            key=key,
+        )
+
+    results = jax.vmap(curve)(jax.random.split(jax.random.key(7), 3))
+    assert results.lrs.shape == (3, 60) and results.stop_step.shape == (3,)
+    np.testing.assert_allclose(results.lrs[0, :10], results.lrs[1, :10])
+    assert not np.allclose(results.losses[0, :10], results.losses[1, :10])
+    solo = curve(jax.random.split(jax.random.key(7), 3)[1])
+    np.testing.assert_allclose(results.smoothed[1], solo.smoothed, rtol=1e-5)
+    assert np.asarray(results.suggestion).shape == (3,)
+    assert set(results.suggestions) == {
+        "steepest",
+        "valley",
+        "slide",
+        "minimum",
+        "steep",
+    }
+    ax = js.plot.lr_find(results)
+    assert ax.get_xscale() == "log" and len(ax.collections) == 1  # the seed band
+    ax = solo.plot()
+    assert ax.get_lines()
+
+
+def test_lr_find_works_with_optax_optimizers():
+    loss_fn, params, data = _regression()
+    with jax.numpy_dtype_promotion("standard"):
+        result = js.lr_find(
+            loss_fn,
+            params,
+            data,
+            optimizer=optax.adam,
+            start_lr=1e-5,
+            end_lr=10.0,
+            num_steps=50,
+        )
+    assert np.isfinite(result.suggestion)
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(start_lr=1.0, end_lr=1.0), "start_lr"),
+        (dict(start_lr=10.0, end_lr=1.0), "start_lr"),
+        (dict(start_lr=0.0), "start_lr"),
+        (dict(start_lr=-1e-3, mode="linear"), "start_lr"),
+        (dict(num_steps=1), "num_steps"),
+        (dict(num_steps=10.5), "num_steps"),
+        (dict(smooth=0.0), "smooth"),
+        (dict(smooth=1.5), "smooth"),
+        (dict(diverge_threshold=1.0), "diverge_threshold"),
+        (dict(batch_size=1000), "batch_size"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(mode="log"), "mode"),
+    ],
+)
+def test_lr_find_bad_input_names_the_argument(kwargs, arg):
+    loss_fn, params, data = _regression()
+    with pytest.raises(ValueError, match=f"`{arg}"):
+        js.lr_find(loss_fn, params, data, **kwargs)
+
+
+def test_lr_find_non_scalar_loss_is_a_clear_error():
+    loss_fn, params, data = _regression()
+    with pytest.raises(ValueError, match="must return a scalar, got an array of shape"):
+        js.lr_find(lambda p, b: jnp.stack([loss_fn(p, b)] * 2), params, data)

@@ -2,6 +2,11 @@
 
 ``jaxsched plot [NAME key=value ...]... [--steps N] [--out FILE] [--log]`` draws
 schedules; with no schedule named it draws a gallery of every schedule.
+
+``jaxsched lr-find [--optimizer sgd|adam|both] [--start-lr] [--end-lr] [--steps]
+[--seeds] [--batch-size] [--train-steps] [--out FILE]`` runs the LR range test on
+the digits MLP, prints the suggestions, trains briefly at the suggested rate and
+saves the curves.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from jaxsched import schedules
+from jaxsched.optimizers import adam, sgd
 
 #: Example hyperparameters: what ``jaxsched plot`` draws with no arguments, and the
 #: defaults a named schedule starts from (``key=value`` overrides them).
@@ -119,6 +127,74 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+LR_FIND_OPTIMIZERS = {
+    "sgd": ("SGD, momentum 0.9", lambda lr: sgd(lr, momentum=0.9)),
+    "adam": ("Adam", lambda lr: adam(lr)),
+}
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    import jax
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxsched import digits, lr_find, plot
+
+    data = digits.load()
+    params = digits.init_mlp(jax.random.key(0))
+    names = list(LR_FIND_OPTIMIZERS) if args.optimizer == "both" else [args.optimizer]
+    batch_size = args.batch_size or (128 if args.seeds > 1 else None)
+
+    def range_test(factory, key):
+        return lr_find(
+            digits.loss,
+            params,
+            data.train,
+            optimizer=factory,
+            start_lr=args.start_lr,
+            end_lr=args.end_lr,
+            num_steps=args.steps,
+            batch_size=batch_size,
+            key=key,
+        )
+
+    fig, axes = plt.subplots(1, len(names), figsize=(7 * len(names), 4), squeeze=False)
+    print(
+        f"LR range test, digits MLP 64-128-10, {len(data.y_train)} training images, "
+        f"{args.steps} steps from {args.start_lr:g} to {args.end_lr:g}, "
+        f"{args.seeds} seed(s), batch {batch_size or 'full'}"
+    )
+    print(
+        "| optimizer | stopped at | steepest | valley | slide | minimum | steep | "
+        f"val acc after {args.train_steps} steps at steepest |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for ax, name in zip(axes.flat, names, strict=True):
+        label, factory = LR_FIND_OPTIMIZERS[name]
+        keys = jax.random.split(jax.random.key(1), args.seeds)
+        result = jax.vmap(lambda k, f=factory: range_test(f, k))(keys)
+        suggestions = {k: float(np.median(v)) for k, v in result.suggestions.items()}
+        optimizer = factory(suggestions["steepest"])
+        trained, _ = jax.jit(
+            lambda p, o=optimizer: digits.train(o, p, data, args.train_steps)
+        )(params)
+        acc = float(digits.accuracy(trained, data.val))
+        stops = int(np.median(np.asarray(result.stop_step)))
+        cells = " | ".join(
+            f"{suggestions[k]:.3g}"
+            for k in ("steepest", "valley", "slide", "minimum", "steep")
+        )
+        print(f"| {label} | {stops} | {cells} | {acc:.3f} |")
+        plot.lr_find(result, ax)
+        ax.set_title(label)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
+    print(f"saved {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxsched", description="Learning-rate schedules and optimizers in JAX."
@@ -141,14 +217,47 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default="schedules.png", help="PNG file to write")
     plot.add_argument("--log", action="store_true", help="log-scale the values")
     plot.set_defaults(run=_plot)
+
+    finder = commands.add_parser(
+        "lr-find",
+        help="LR range test on the digits MLP",
+        description="Run the LR range test (Smith 2015) on a 64-128-10 MLP on "
+        "scikit-learn's digits, print the suggested learning rates, train "
+        "briefly at the steepest-descent suggestion and save the curves.",
+    )
+    finder.add_argument("--optimizer", choices=["sgd", "adam", "both"], default="both")
+    finder.add_argument("--start-lr", type=float, default=1e-7)
+    finder.add_argument("--end-lr", type=float, default=10.0)
+    finder.add_argument("--steps", type=int, default=100, help="range-test steps")
+    finder.add_argument(
+        "--seeds", type=int, default=1, help="curves, vmapped over minibatch keys"
+    )
+    finder.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="minibatch size (default: full batch; 128 with seeds)",
+    )
+    finder.add_argument(
+        "--train-steps",
+        type=int,
+        default=200,
+        help="full-batch steps at the suggested rate",
+    )
+    finder.add_argument("--out", default="lr_find.png", help="PNG file to write")
+    finder.set_defaults(run=_lr_find)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "steps", 1) <= 0:
-        raise SystemExit(f"jaxsched: --steps={args.steps} must be > 0.")
-    return args.run(args)
+    for option in ("steps", "seeds", "train_steps"):
+        if getattr(args, option, 1) <= 0:
+            raise SystemExit(f"jaxsched: --{option.replace('_', '-')} must be > 0.")
+    try:
+        return args.run(args)
+    except ValueError as error:  # invalid values: say which, without a traceback
+        raise SystemExit(f"jaxsched {args.command}: {error}") from error
 
 
 if __name__ == "__main__":

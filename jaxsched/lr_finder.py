@@ -176,6 +176,7 @@ def lr_find(
     smooth: float = 0.05,
     diverge_threshold: float = 4.0,
     key: jax.Array | None = None,
+    progress: bool = False,
 ) -> LRFinderResult:
     r"""Runs the LR range test: one compilation, one device call.
 
@@ -195,9 +196,16 @@ def lr_find(
         > 1.
       key: PRNG key for the minibatches (default ``jax.random.key(0)``); vmap
         over keys for one curve per seed.
+      progress: static; a tqdm bar advanced from inside the compiled loop (a host
+        callback per step).
 
     Returns:
       An :class:`LRFinderResult`.
+
+    The seed recipe (start at 1e-5, multiply by :math:`(1/10^{-5})^{1/100}` each
+    step, stop when the loss exceeds 4x the best or the rate passes 1) is
+    ``lr_find(..., start_lr=1e-5, end_lr=1.0, num_steps=101, smooth=1.0,
+    diverge_threshold=4.0)``.
 
     Example:
       >>> import jax.numpy as jnp, jaxsched as js
@@ -248,13 +256,42 @@ def lr_find(
         jnp.asarray(v, jnp.float32)
         for v in (start_lr, end_lr, smooth, diverge_threshold)
     ]
-    return _range_test(loss_fn, optimizer, num_steps, mode, batch_size)(
-        params, data, key, *hparams
-    )
+    run = _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress)
+    if not progress:
+        return run(params, data, key, *hparams)
+    with _progress_bar(num_steps):
+        return run(params, data, key, *hparams)
+
+
+_BAR: list[Any] = []
+
+
+class _progress_bar:
+    """A tqdm bar that the compiled loop advances through a host callback."""
+
+    def __init__(self, total: int):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ImportError("`progress=True` needs tqdm: pip install tqdm") from error
+        self.bar = tqdm(total=total, desc="lr_find", unit="step")
+
+    def __enter__(self):
+        _BAR.append(self.bar)
+
+    def __exit__(self, *exc):
+        jax.effects_barrier()
+        _BAR.remove(self.bar)
+        self.bar.close()
+
+
+def _advance(_):
+    if _BAR:
+        _BAR[-1].update(1)
 
 
 @functools.cache
-def _range_test(loss_fn, optimizer, num_steps, mode, batch_size):
+def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False):
     """The compiled test for one loss, optimizer factory and set of static options."""
 
     @jax.jit
@@ -266,6 +303,8 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size):
         def step(carry, inputs):
             params, state, smoothed, best, stopped = carry
             i, step_key = inputs
+            if progress:
+                jax.debug.callback(_advance, i)
             if batch_size is None:
                 batch = data
             else:

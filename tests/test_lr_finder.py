@@ -149,7 +149,7 @@ def test_lr_find_compiles_once_for_other_start_and_end():
         diverge_threshold=5.0,
         **kwargs,
     )
-    compiled = lr_finder._range_test(loss_fn, js.adam, 40, "exp", None)
+    compiled = lr_finder._range_test(loss_fn, js.adam, 40, "exp", None, False)
     assert compiled._cache_size() == 1
 
 
@@ -232,3 +232,73 @@ def test_lr_find_non_scalar_loss_is_a_clear_error():
     loss_fn, params, data = _regression()
     with pytest.raises(ValueError, match="must return a scalar, got an array of shape"):
         js.lr_find(lambda p, b: jnp.stack([loss_fn(p, b)] * 2), params, data)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_training_at_the_suggested_rate_reaches_90_percent_on_digits(name):
+    from jaxsched import cli, digits
+
+    data = digits.load()
+    params = digits.init_mlp(jax.random.key(0))
+    _, factory = cli.LR_FIND_OPTIMIZERS[name]
+    result = js.lr_find(digits.loss, params, data.train, optimizer=factory)
+    trained, losses = jax.jit(
+        lambda p: digits.train(factory(result.suggestion), p, data, 200)
+    )(params)
+    assert float(losses[-1]) < 0.2 * float(losses[0])
+    assert float(digits.accuracy(trained, data.val)) >= 0.9
+
+
+def test_cli_lr_find_prints_suggestions_and_saves_plot(tmp_path, capsys):
+    from jaxsched import cli
+
+    out = tmp_path / "lr.png"
+    assert (
+        cli.main(
+            [
+                "lr-find",
+                "--steps",
+                "60",
+                "--seeds",
+                "2",
+                "--train-steps",
+                "100",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    rows = [
+        line
+        for line in printed.splitlines()
+        if line.startswith("| SGD") or line.startswith("| Adam")
+    ]
+    assert len(rows) == 2
+    assert all(float(row.split("|")[-2]) >= 0.9 for row in rows)
+    assert out.stat().st_size > 10_000
+
+
+def test_cli_lr_find_bad_value_is_a_clear_error(tmp_path):
+    from jaxsched import cli
+
+    with pytest.raises(SystemExit, match="`start_lr=10` must be < `end_lr=1`"):
+        cli.main(
+            [
+                "lr-find",
+                "--start-lr",
+                "10",
+                "--end-lr",
+                "1",
+                "--out",
+                str(tmp_path / "x.png"),
+            ]
+        )
+
+
+def test_lr_find_progress_bar_counts_every_step(capsys):
+    loss_fn, params, data = _regression()
+    result = js.lr_find(loss_fn, params, data, num_steps=30, progress=True)
+    assert "30/30" in capsys.readouterr().err
+    assert int(result.stop_step) == 29

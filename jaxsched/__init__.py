@@ -14,6 +14,14 @@ from jaxsched.optimizers import adamw as adamw
 from jaxsched.optimizers import rmsprop as rmsprop
 from jaxsched.optimizers import sgd as sgd
 from jaxsched.schedules import Schedule as Schedule
+from jaxsched.search import choice as choice
+from jaxsched.search import grid as grid
+from jaxsched.search import int_uniform as int_uniform
+from jaxsched.search import log_uniform as log_uniform
+from jaxsched.search import random_search as random_search
+from jaxsched.search import uniform as uniform
+from jaxsched.sweep import SweepResult as SweepResult
+from jaxsched.sweep import sweep as sweep
 from jaxsched.transforms import AddWeightDecayState as AddWeightDecayState
 from jaxsched.transforms import ScaleByAdagradState as ScaleByAdagradState
 from jaxsched.transforms import ScaleByAdamState as ScaleByAdamState
@@ -41,13 +49,19 @@ __all__ = [
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
     "ScaleByRmspropState",
+    "SweepResult",
     "adagrad",
     "adam",
     "adamw",
+    "choice",
     "add_weight_decay",
     "get_hparams",
+    "grid",
+    "int_uniform",
+    "log_uniform",
     "lr_find",
     "plot",
+    "random_search",
     "rmsprop",
     "scale_by_adagrad",
     "scale_by_adam",
@@ -57,4 +71,6 @@ __all__ = [
     "schedules",
     "set_hparams",
     "sgd",
+    "sweep",
+    "uniform",
 ]

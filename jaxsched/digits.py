@@ -103,3 +103,88 @@ def train(
         step, (params, optimizer.init(params)), None, length=steps
     )
     return params, losses
+
+
+#: The optimizers of ``jaxsched sweep``: name -> (label, factory of the rate).
+SWEEP_OPTIMIZERS = {
+    "sgd": ("SGD, momentum 0.9", lambda lr: _optimizers().sgd(lr, momentum=0.9)),
+    "rmsprop": ("RMSprop", lambda lr: _optimizers().rmsprop(lr)),
+    "adam": ("Adam", lambda lr: _optimizers().adam(lr)),
+    "adamw": (
+        "AdamW, decay 1e-4",
+        lambda lr: _optimizers().adamw(lr, weight_decay=1e-4),
+    ),
+}
+
+
+def _optimizers():
+    import jaxsched
+
+    return jaxsched
+
+
+def nnx_mlp(key: jax.Array, sizes: tuple[int, ...] = (64, 128, 10)):
+    """The same MLP as a Flax NNX module (needs flax)."""
+    from flax import nnx
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs: nnx.Rngs):
+            pairs = zip(sizes[:-1], sizes[1:], strict=True)
+            self.layers = nnx.List([nnx.Linear(i, o, rngs=rngs) for i, o in pairs])
+
+        def __call__(self, x):
+            for layer in self.layers[:-1]:
+                x = nnx.relu(layer(x))
+            return self.layers[-1](x)
+
+    return MLP(nnx.Rngs(key))
+
+
+def sweep_train_fn(data: Digits, steps: int = 400, batch_size: int = 64):
+    """``train_fn(hparams, key)`` for ``js.sweep``: an NNX MLP trained on minibatches.
+
+    ``hparams``: ``learning_rate`` (swept), ``optimizer`` (a key of
+    :data:`SWEEP_OPTIMIZERS`) and ``schedule`` (``"constant"`` or
+    ``"warmup_cosine"``: 10% linear warmup, then cosine to 0), both static.
+    Returns validation accuracy and loss, and the training loss every step.
+    """
+    from flax import nnx
+
+    from jaxsched.schedules import warmup_cosine_decay
+
+    x, y = data.train
+    num_examples = x.shape[0]
+
+    def train_fn(hparams, key):
+        init_key, data_key = jax.random.split(key)
+        graphdef, params = nnx.split(nnx_mlp(init_key), nnx.Param)
+        lr = hparams["learning_rate"]
+        if hparams["schedule"] == "warmup_cosine":
+            lr = warmup_cosine_decay(0.0, lr, steps // 10, steps)
+        optimizer = SWEEP_OPTIMIZERS[hparams["optimizer"]][1](lr)
+
+        def batch_loss(params, batch):
+            bx, by = batch
+            out = nnx.merge(graphdef, params)(bx)
+            return optax.softmax_cross_entropy_with_integer_labels(out, by).mean()
+
+        def step(carry, k):
+            params, state = carry
+            idx = jax.random.randint(k, (batch_size,), 0, num_examples)
+            value, grads = jax.value_and_grad(batch_loss)(params, (x[idx], y[idx]))
+            updates, state = optimizer.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), value
+
+        (params, _), losses = jax.lax.scan(
+            step, (params, optimizer.init(params)), jax.random.split(data_key, steps)
+        )
+        out = nnx.merge(graphdef, params)(data.x_val)
+        return {
+            "val_accuracy": jnp.mean(jnp.argmax(out, -1) == data.y_val),
+            "val_loss": optax.softmax_cross_entropy_with_integer_labels(
+                out, data.y_val
+            ).mean(),
+            "train_loss": losses,
+        }
+
+    return train_fn

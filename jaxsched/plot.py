@@ -128,3 +128,103 @@ def lr_find(result, ax: Axes | None = None, *, suggestion: bool = True) -> Axes:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def sweep(
+    result,
+    x: str,
+    y: str | None = None,
+    metric: str = "val_accuracy",
+    ax: Axes | None = None,
+    *,
+    mode: str = "max",
+) -> Axes:
+    """Draws a sweep: a metric over one axis (lines, seeds as bands) or two (heatmap).
+
+    With ``y=None``: the mean over seeds against ``x``, mean ± std as a band, one
+    line per combination of the other axes. With ``y``: a heatmap of the best
+    (``mode``) mean over the other axes. Configurations with a diverged seed are
+    left out (blank cells).
+
+    Args:
+      result: a :class:`jaxsched.sweep.SweepResult`.
+      x: the axis along x (log scale when positive and spanning over a decade).
+      y: the second axis, for a heatmap.
+      metric: the metric to draw (a curve is scored by its last value).
+      ax: the matplotlib axes to draw on (default: a new figure).
+      mode: ``"max"`` or ``"min"``: which value is best.
+
+    Returns:
+      The axes.
+    """
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(7, 4))
+    for name in (x, y):
+        if name is not None and name not in result.hparams:
+            raise ValueError(
+                f"Unknown axis {name!r}; the sweep has {list(result.hparams)}."
+            )
+    scores = result._scores(metric)
+    mean = np.where(result.diverged.any(axis=1), np.nan, scores.mean(axis=1))
+    std = scores.std(axis=1)
+    xs = np.asarray(result.hparams[x])
+    if y is None:
+        others = [
+            n
+            for n in result.hparams
+            if n != x and len(np.unique(result.hparams[n])) > 1
+        ]
+        groups = {}
+        for i in range(len(xs)):
+            groups.setdefault(tuple(result.hparams[n][i] for n in others), []).append(i)
+        for k, (group, rows) in enumerate(groups.items()):
+            rows = np.asarray(rows)[np.argsort(xs[rows])]
+            label = ", ".join(f"{n}={v}" for n, v in zip(others, group, strict=True))
+            line = ax.plot(
+                xs[rows],
+                mean[rows],
+                LINE_STYLES[k % len(LINE_STYLES)],
+                marker="o",
+                markersize=3,
+                label=label or metric,
+            )[0]
+            ax.fill_between(
+                xs[rows],
+                mean[rows] - std[rows],
+                mean[rows] + std[rows],
+                alpha=0.2,
+                color=line.get_color(),
+            )
+        ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+        if len(groups) > 1:
+            ax.legend(fontsize="small")
+    else:
+        x_values, y_values = np.unique(xs), np.unique(result.hparams[y])
+        cells = np.full((len(y_values), len(x_values)), np.nan)
+        for i in range(len(xs)):
+            r = np.searchsorted(y_values, result.hparams[y][i])
+            c = np.searchsorted(x_values, xs[i])
+            if not np.isnan(mean[i]):
+                better = np.nanmax if mode == "max" else np.nanmin
+                cells[r, c] = better([cells[r, c], mean[i]])
+        image = ax.imshow(cells, aspect="auto", origin="lower", cmap="viridis")
+        ax.figure.colorbar(image, ax=ax, label=f"best {metric}")
+        ax.set_xticks(
+            range(len(x_values)),
+            [
+                f"{v:.2g}" if np.issubdtype(x_values.dtype, np.number) else str(v)
+                for v in x_values
+            ],
+            rotation=45,
+        )
+        ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
+        ax.set_ylabel(y)
+    if (
+        y is None
+        and np.issubdtype(xs.dtype, np.number)
+        and xs.min() > 0
+        and (xs.max() / xs.min() > 10)
+    ):
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    return ax

@@ -1,0 +1,137 @@
+"""Hyperparameter grids and random searches: dicts of equal-length 1-D arrays."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxsched._checks import check_less
+
+
+def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The cartesian product of the axes, as equal-length 1-D arrays.
+
+    Integers stay integers; the last axis varies fastest.
+
+    Example:
+      >>> import jaxsched as js
+      >>> g = js.grid(learning_rate=[0.1, 0.01], warmup_steps=[0, 100])
+      >>> print(g["learning_rate"].tolist(), g["warmup_steps"].tolist())
+      [0.1, 0.1, 0.01, 0.01] [0, 100, 0, 100]
+    """
+    if not axes:
+        raise ValueError(
+            "`grid()` needs at least one axis, e.g. grid(learning_rate=[...])."
+        )
+    values = {}
+    for name, axis in axes.items():
+        array = np.asarray(axis)
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError(
+                f"Axis `{name}` must be a non-empty 1-D sequence, got shape "
+                f"{array.shape}."
+            )
+        values[name] = array
+    rows = list(itertools.product(*(range(len(v)) for v in values.values())))
+    return {
+        name: array[[row[i] for row in rows]]
+        for i, (name, array) in enumerate(values.items())
+    }
+
+
+@dataclass(frozen=True)
+class log_uniform:  # noqa: N801 - a distribution, named like a function
+    """Log-uniform on [lo, hi] (learning rates, weight decays)."""
+
+    lo: float
+    hi: float
+
+    def __post_init__(self):
+        check_less("lo", self.lo, "hi", self.hi)
+        if self.lo <= 0:
+            raise ValueError(
+                f"`lo={self.lo}` must be > 0 for a log-uniform distribution."
+            )
+
+    def sample(self, key: jax.Array, n: int) -> np.ndarray:
+        u = np.asarray(jax.random.uniform(key, (n,), minval=0.0, maxval=1.0))
+        return np.exp(np.log(self.lo) + u * (np.log(self.hi) - np.log(self.lo)))
+
+
+@dataclass(frozen=True)
+class uniform:  # noqa: N801
+    """Uniform on [lo, hi]."""
+
+    lo: float
+    hi: float
+
+    def __post_init__(self):
+        check_less("lo", self.lo, "hi", self.hi)
+
+    def sample(self, key: jax.Array, n: int) -> np.ndarray:
+        u = np.asarray(jax.random.uniform(key, (n,)), np.float64)
+        return self.lo + u * (self.hi - self.lo)
+
+
+@dataclass(frozen=True)
+class int_uniform:  # noqa: N801
+    """Integers uniform in [lo, hi] (both included)."""
+
+    lo: int
+    hi: int
+
+    def __post_init__(self):
+        check_less("lo", self.lo, "hi", self.hi, or_equal=True)
+
+    def sample(self, key: jax.Array, n: int) -> np.ndarray:
+        return np.asarray(jax.random.randint(key, (n,), self.lo, self.hi + 1))
+
+
+@dataclass(frozen=True)
+class choice:  # noqa: N801
+    """One of ``values``, uniformly."""
+
+    values: tuple
+
+    def __init__(self, values: Sequence[Any]):
+        if len(values) == 0:
+            raise ValueError("`choice` needs at least one value.")
+        object.__setattr__(self, "values", tuple(values))
+
+    def sample(self, key: jax.Array, n: int) -> np.ndarray:
+        index = np.asarray(jax.random.randint(key, (n,), 0, len(self.values)))
+        return np.asarray(self.values)[index]
+
+
+def random_search(
+    key: jax.Array, n: int, **distributions: Any
+) -> dict[str, np.ndarray]:
+    """``n`` random configurations, one independent draw per axis.
+
+    Example:
+      >>> import jax, jaxsched as js
+      >>> c = js.random_search(jax.random.key(0), 4,
+      ...                      learning_rate=js.log_uniform(1e-4, 1e-1),
+      ...                      warmup_steps=js.int_uniform(0, 500))
+      >>> print(len(c["learning_rate"]), c["warmup_steps"].dtype.kind)
+      4 i
+    """
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"`n={n!r}` must be a positive int.")
+    if not distributions:
+        raise ValueError("`random_search` needs at least one distribution.")
+    keys = jax.random.split(key, len(distributions))
+    out = {}
+    for k, (name, dist) in zip(keys, distributions.items(), strict=True):
+        if not hasattr(dist, "sample"):
+            raise ValueError(
+                f"`{name}={dist!r}` is not a distribution: use js.log_uniform, "
+                "js.uniform, js.int_uniform or js.choice."
+            )
+        out[name] = dist.sample(k, n)
+    return out

@@ -1,0 +1,385 @@
+"""Many training runs in one compiled program: ``js.sweep`` and its result.
+
+``train_fn(hparams, key) -> metrics`` is pure; ``sweep`` vmaps it over the
+configurations and the seeds inside one ``jit`` per static combination, in chunks
+of a fixed size (the last one padded, the padding dropped), optionally sharded
+over a device mesh and checkpointed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import pathlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MESH_AXIS = "configs"
+
+
+def _flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(metrics, Mapping):
+        flat = {}
+        for key, value in metrics.items():
+            flat.update(_flatten_metrics(value, f"{prefix}{key}/"))
+        return flat
+    return {prefix[:-1] or "metric": metrics}
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """The outcome of a sweep.
+
+    Attributes:
+      hparams: each axis (swept and static), one entry per configuration.
+      metrics: flat dict (nested keys joined with "/") of arrays with leading axes
+        (configs, seeds).
+      diverged: bool (configs, seeds): any metric of that run is not finite.
+      stats: how the sweep ran (runs, seconds, compiles, chunks computed/loaded).
+    """
+
+    hparams: dict[str, np.ndarray]
+    metrics: dict[str, np.ndarray]
+    diverged: np.ndarray
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_configs(self) -> int:
+        return len(self.diverged)
+
+    def _scores(self, metric: str) -> np.ndarray:
+        if metric not in self.metrics:
+            raise ValueError(
+                f"Unknown metric {metric!r}; the sweep recorded {sorted(self.metrics)}."
+            )
+        values = np.asarray(self.metrics[metric], np.float64)
+        # A curve (e.g. the loss of every step) is scored by its last value.
+        return values.reshape(values.shape[:2] + (-1,))[..., -1]
+
+    def best(
+        self, metric: str, mode: str = "min", *, where: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """The best configuration by its mean ``metric`` over seeds.
+
+        Configurations with a diverged seed never win; ``where`` (a bool mask over
+        configurations) restricts the candidates. Returns the hyperparameters, the
+        metric's mean (under the metric's name) and the configuration's ``index``.
+        """
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode={mode!r}` is not one of 'min', 'max'.")
+        mean = self._scores(metric).mean(axis=1)
+        ok = ~self.diverged.any(axis=1)
+        if where is not None:
+            ok &= np.asarray(where, bool)
+        if not ok.any():
+            raise ValueError("No candidate configuration without a diverged seed.")
+        ranked = np.where(ok, mean if mode == "min" else -mean, np.inf)
+        index = int(np.argmin(ranked))
+        return {name: values[index].item() for name, values in self.hparams.items()} | {
+            metric: float(mean[index]),
+            "index": index,
+        }
+
+    def table(self, metric: str, top: int = 10, mode: str = "min") -> str:
+        """A Markdown leaderboard: mean and std over seeds; diverged runs marked."""
+        scores = self._scores(metric)
+        mean, std = scores.mean(axis=1), scores.std(axis=1)
+        bad = self.diverged.any(axis=1)
+        key = np.where(bad, np.inf, mean if mode == "min" else -mean)
+        order = np.argsort(key, kind="stable")[:top]
+        names = list(self.hparams)
+        lines = [
+            "| rank | " + " | ".join(names) + f" | {metric} mean | std | diverged |",
+            "|---" * (len(names) + 4) + "|",
+        ]
+        for rank, i in enumerate(order, 1):
+            cells = " | ".join(_fmt(self.hparams[n][i]) for n in names)
+            lines.append(
+                f"| {rank} | {cells} | {mean[i]:.4g} | {std[i]:.2g} | "
+                f"{int(self.diverged[i].sum())}/{self.diverged.shape[1]} |"
+            )
+        return "\n".join(lines)
+
+    def save(self, path: str | pathlib.Path) -> None:
+        """Writes ``path`` (.npz of the arrays) and ``path`` + ``.json`` (layout)."""
+        path = pathlib.Path(path)
+        arrays = {f"hparams/{k}": np.asarray(v) for k, v in self.hparams.items()}
+        arrays |= {f"metrics/{k}": np.asarray(v) for k, v in self.metrics.items()}
+        arrays["diverged"] = self.diverged
+        with open(path.with_suffix(".npz"), "wb") as f:
+            np.savez(f, **{k: _storable(v) for k, v in arrays.items()})
+        layout = {
+            "hparams": list(self.hparams),
+            "metrics": list(self.metrics),
+            "stats": self.stats,
+        }
+        path.with_suffix(".json").write_text(json.dumps(layout, indent=1, default=str))
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> SweepResult:
+        """Reads what :meth:`save` wrote (no pickle)."""
+        path = pathlib.Path(path)
+        layout = json.loads(path.with_suffix(".json").read_text())
+        with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
+            return cls(
+                {k: data[f"hparams/{k}"] for k in layout["hparams"]},
+                {k: data[f"metrics/{k}"] for k in layout["metrics"]},
+                data["diverged"],
+                layout["stats"],
+            )
+
+
+def _storable(array: np.ndarray) -> np.ndarray:
+    return array.astype(str) if array.dtype == object else array
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _axes(hparams: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
+    if not hparams:
+        raise ValueError("`hparams` is empty: give at least one axis (see js.grid).")
+    axes = {name: np.asarray(values) for name, values in hparams.items()}
+    lengths = {name: a.shape[0] if a.ndim else None for name, a in axes.items()}
+    if None in lengths.values() or len(set(lengths.values())) != 1:
+        raise ValueError(
+            f"Every axis of `hparams` must be 1-D with one value per configuration; "
+            f"got lengths {lengths}."
+        )
+    (count,) = set(lengths.values())
+    if count == 0:
+        raise ValueError("`hparams` has no configurations (its axes are empty).")
+    return axes, count
+
+
+def _fingerprint(train_fn, axes, static, seeds, chunk_size) -> str:
+    try:
+        source = inspect.getsource(train_fn)
+    except (OSError, TypeError):
+        source = getattr(train_fn, "__qualname__", repr(train_fn))
+    digest = hashlib.sha256(source.encode())
+    for name, values in axes.items():
+        digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
+    digest.update(repr(sorted((k, list(v)) for k, v in static.items())).encode())
+    digest.update(f"{seeds}/{chunk_size}".encode())
+    return digest.hexdigest()
+
+
+def sweep(
+    train_fn: Callable[[dict[str, Any], jax.Array], Any],
+    hparams: Mapping[str, Sequence[Any]],
+    *,
+    seeds: int = 1,
+    chunk_size: int | str = "auto",
+    mesh: jax.sharding.Mesh | None = None,
+    static: Mapping[str, Sequence[Any]] | None = None,
+    progress: bool = True,
+    checkpoint_dir: str | pathlib.Path | None = None,
+) -> SweepResult:
+    """Trains every configuration x seed, vmapped in one compiled program.
+
+    Args:
+      train_fn: ``train_fn(hparams, key) -> metrics``: a pure function of one
+        configuration (a dict of scalars, static axes as Python values) and a PRNG
+        key, returning a (nested) dict of arrays.
+      hparams: swept axes, equal-length 1-D arrays (``js.grid``,
+        ``js.random_search``).
+      seeds: runs per configuration, keys ``jax.random.split(key(0), seeds)``.
+      chunk_size: configurations per compiled call (the last chunk is padded);
+        ``"auto"``: all of them up to 64 (the CPU cache cliff measured in
+        PERF_NOTES), a multiple of the mesh's ``configs`` axis.
+      mesh: a ``jax.sharding.Mesh`` with an axis named ``"configs"``: each chunk's
+        configurations are sharded over it (results are the same as unsharded).
+      static: axes that change the program (an optimizer kind, a flag): one
+        compilation per combination, values passed as Python objects; every
+        combination runs every configuration of ``hparams``.
+      progress: a tqdm bar advanced per chunk, with configs/s.
+      checkpoint_dir: each finished chunk is written there; a rerun skips
+        finished chunks. A different grid, static axes, seeds, chunk size or
+        train function (its source) is refused with an error.
+
+    Returns:
+      A :class:`SweepResult` with one row per (static combination, configuration).
+    """
+    axes, count = _axes(hparams)
+    static = {name: list(values) for name, values in (static or {}).items()}
+    for name, values in static.items():
+        if not values:
+            raise ValueError(f"Static axis `{name}` is empty.")
+        if name in axes:
+            raise ValueError(f"`{name}` is both a swept and a static axis.")
+    if not isinstance(seeds, (int, np.integer)) or seeds <= 0:
+        raise ValueError(f"`seeds={seeds!r}` must be a positive int.")
+    shards = 1
+    if mesh is not None:
+        if MESH_AXIS not in mesh.axis_names:
+            raise ValueError(
+                f"`mesh` has axes {mesh.axis_names}; it needs one named "
+                f"{MESH_AXIS!r} to shard the configurations over."
+            )
+        shards = mesh.shape[MESH_AXIS]
+    if chunk_size == "auto":
+        chunk_size = min(count, 64)
+    elif not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
+        raise ValueError(
+            f"`chunk_size={chunk_size!r}` must be a positive int or 'auto'."
+        )
+    chunk_size = math.ceil(chunk_size / shards) * shards
+    keys = jax.random.split(jax.random.key(0), seeds)
+
+    store = None
+    if checkpoint_dir is not None:
+        store = _ChunkStore(
+            checkpoint_dir, _fingerprint(train_fn, axes, static, seeds, chunk_size)
+        )
+
+    combos = [
+        dict(zip(static, values, strict=True))
+        for values in itertools.product(*static.values())
+    ]
+    num_chunks = math.ceil(count / chunk_size)
+    bar = _bar(progress, len(combos) * count)
+    start = time.perf_counter()
+    compiles = computed = 0
+    rows = []
+    for c, fixed in enumerate(combos):
+        jitted = _jitted(train_fn, tuple(fixed.items()))
+        chunks = []
+        for i in range(num_chunks):
+            saved = store.load(c, i) if store else None
+            if saved is None:
+                before = jitted._cache_size()
+                saved = _run_chunk(
+                    jitted, _chunk(axes, i, chunk_size, count, mesh), keys
+                )
+                compiles += jitted._cache_size() - before
+                if store:
+                    store.save(c, i, saved)
+                computed += 1
+            valid = min(chunk_size, count - i * chunk_size)
+            chunks.append({k: v[:valid] for k, v in saved.items()})
+            if bar:
+                bar.update(valid)
+                bar.set_postfix(
+                    configs_per_s=f"{bar.n / (time.perf_counter() - start):.1f}"
+                )
+        rows.append(
+            (fixed, {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]})
+        )
+    if bar:
+        bar.close()
+
+    hp = {name: np.concatenate([values] * len(combos)) for name, values in axes.items()}
+    for name in static:
+        hp[name] = np.asarray([fixed[name] for fixed, _ in rows for _ in range(count)])
+    metrics = {k: np.concatenate([m[k] for _, m in rows]) for k in rows[0][1]}
+    diverged = np.zeros(next(iter(metrics.values())).shape[:2], bool)
+    for values in metrics.values():
+        finite = np.isfinite(values.reshape(values.shape[:2] + (-1,))).all(axis=-1)
+        diverged |= ~finite
+    seconds = time.perf_counter() - start
+    stats = {
+        "runs": int(diverged.size),
+        "seconds": seconds,
+        "compiles": compiles,
+        "chunks_computed": computed,
+        "chunks_loaded": len(combos) * num_chunks - computed,
+        "chunk_size": chunk_size,
+    }
+    return SweepResult(hp, metrics, diverged, stats)
+
+
+def _bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="sweep", unit="config")
+
+
+def _chunk(axes, index, chunk_size, count, mesh):
+    """Chunk ``index`` of every axis, padded by repeating the last configuration."""
+    rows = np.minimum(
+        np.arange(index * chunk_size, (index + 1) * chunk_size), count - 1
+    )
+    chunk = {name: jnp.asarray(values[rows]) for name, values in axes.items()}
+    if mesh is not None:
+        sharding = jax.sharding.NamedSharding(
+            mesh, jax.sharding.PartitionSpec(MESH_AXIS)
+        )
+        chunk = jax.device_put(chunk, sharding)
+    return chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted(train_fn, fixed_items):
+    """The compiled sweep of one (train_fn, static combination): vmap over the
+    configurations of a chunk, then over the seeds. Cached, so a second sweep of
+    the same shapes compiles nothing."""
+    fixed = dict(fixed_items)
+
+    def runs(chunk, keys):
+        def one(hparams, key):
+            return train_fn(hparams | fixed, key)
+
+        per_config = jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))
+        return _flatten_metrics(per_config(chunk))
+
+    return jax.jit(runs)
+
+
+def _run_chunk(jitted, chunk, keys):
+    try:
+        out = jitted(chunk, keys)
+    except TypeError as error:
+        raise ValueError(
+            f"`train_fn` must return a dict (or pytree) of arrays: {error}"
+        ) from error
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+class _ChunkStore:
+    """Finished chunks on disk, guarded by a fingerprint of the sweep."""
+
+    def __init__(self, directory, fingerprint):
+        self.dir = pathlib.Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        manifest = self.dir / "sweep.json"
+        if manifest.exists():
+            found = json.loads(manifest.read_text())["fingerprint"]
+            if found != fingerprint:
+                raise ValueError(
+                    f"`checkpoint_dir={str(directory)!r}` holds chunks of a different "
+                    "sweep (another grid, static axes, seeds, chunk size or train "
+                    "function): use a new directory, or delete this one to start over."
+                )
+        else:
+            manifest.write_text(json.dumps({"fingerprint": fingerprint}))
+
+    def _path(self, combo, index):
+        return self.dir / f"chunk-{combo:03d}-{index:05d}.npz"
+
+    def load(self, combo, index):
+        path = self._path(combo, index)
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def save(self, combo, index, metrics):
+        path = self._path(combo, index)
+        tmp = path.with_suffix(".tmp.npz")
+        with open(tmp, "wb") as f:
+            np.savez(f, **metrics)
+        tmp.replace(path)  # atomic: a killed sweep never leaves half a chunk

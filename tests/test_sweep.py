@@ -1,0 +1,287 @@
+"""js.grid, js.random_search, js.sweep and SweepResult."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import pytest
+
+import jaxsched as js
+from tests import sweep_helpers
+from tests.sweep_helpers import train_fn
+
+matplotlib.use("Agg")
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def test_grid_is_the_cartesian_product_and_keeps_ints():
+    g = js.grid(learning_rate=[0.1, 0.01, 0.001], warmup_steps=[0, 100])
+    assert g["learning_rate"].tolist() == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    assert g["warmup_steps"].tolist() == [0, 100] * 3
+    assert g["warmup_steps"].dtype.kind == "i"
+    with pytest.raises(ValueError, match="at least one axis"):
+        js.grid()
+    with pytest.raises(ValueError, match="Axis `lr` must be a non-empty"):
+        js.grid(lr=[])
+
+
+def test_random_search_draws_each_axis_in_range():
+    c = js.random_search(
+        jax.random.key(0),
+        200,
+        lr=js.log_uniform(1e-4, 1e-1),
+        wd=js.uniform(0.0, 0.1),
+        warmup=js.int_uniform(0, 5),
+        opt=js.choice(["adam", "sgd"]),
+    )
+    assert all(len(v) == 200 for v in c.values())
+    assert 1e-4 <= c["lr"].min() and c["lr"].max() <= 1e-1
+    assert np.log10(c["lr"]).std() > 0.5  # spread over decades, not uniform
+    assert 0 <= c["wd"].min() and c["wd"].max() <= 0.1
+    assert c["warmup"].dtype.kind == "i" and set(c["warmup"]) == set(range(6))
+    assert set(c["opt"]) == {"adam", "sgd"}
+    with pytest.raises(ValueError, match="`lo=1` must be < `hi=0.5`"):
+        js.uniform(1.0, 0.5)
+    with pytest.raises(ValueError, match="is not a distribution"):
+        js.random_search(jax.random.key(0), 3, lr=0.1)
+
+
+def _solo(hparams, key, **static):
+    return jax.jit(lambda hp, k: train_fn(hp | static, k))(hparams, key)
+
+
+def test_sweep_equals_configs_run_one_by_one():
+    grid = js.grid(learning_rate=[1e-3, 1e-2, 3e-2, 1e-1, 0.3])
+    result = js.sweep(train_fn, grid, seeds=2, chunk_size=2, progress=False)
+    assert result.metrics["final_loss"].shape == (5, 2)
+    assert result.metrics["curve"].shape == (5, 2, 30)
+    assert result.metrics["extra/norm"].shape == (5, 2)
+    keys = jax.random.split(jax.random.key(0), 2)
+    for i, lr in enumerate(grid["learning_rate"]):
+        for s in range(2):
+            solo = _solo({"learning_rate": jnp.float32(lr)}, keys[s])
+            np.testing.assert_allclose(
+                result.metrics["final_loss"][i, s],
+                solo["final_loss"],
+                rtol=1e-6,
+                atol=1e-7,
+            )
+            np.testing.assert_allclose(
+                result.metrics["curve"][i, s], solo["curve"], rtol=1e-6, atol=1e-7
+            )
+
+
+def test_second_sweep_of_the_same_shapes_compiles_nothing():
+    grid = js.grid(learning_rate=[1e-3, 1e-2, 1e-1])
+    first = js.sweep(
+        train_fn,
+        grid,
+        chunk_size=3,
+        progress=False,
+        static={"optimizer": ["adam", "sgd"]},
+    )
+    assert first.stats["compiles"] <= 2
+    traces = len(sweep_helpers.TRACES)
+    second = js.sweep(
+        train_fn,
+        js.grid(learning_rate=[3e-3, 3e-2, 0.3]),
+        chunk_size=3,
+        progress=False,
+        static={"optimizer": ["adam", "sgd"]},
+    )
+    assert second.stats["compiles"] == 0 and len(sweep_helpers.TRACES) == traces
+    assert not np.allclose(first.metrics["final_loss"], second.metrics["final_loss"])
+
+
+def test_static_axes_compile_once_per_combination_and_appear_in_hparams():
+    result = js.sweep(
+        train_fn,
+        js.grid(learning_rate=[1e-2, 1e-1]),
+        progress=False,
+        static={"optimizer": ["adam", "sgd"]},
+    )
+    assert result.hparams["optimizer"].tolist() == ["adam", "adam", "sgd", "sgd"]
+    assert result.hparams["learning_rate"].tolist() == [1e-2, 1e-1, 1e-2, 1e-1]
+    assert not np.allclose(
+        result.metrics["final_loss"][:2], result.metrics["final_loss"][2:]
+    )
+
+
+def test_diverging_config_is_flagged_and_never_poisons_or_wins():
+    grid = js.grid(learning_rate=[1e-2, 1e30, 1e-1])
+    result = js.sweep(
+        train_fn, grid, seeds=2, static={"optimizer": ["sgd"]}, progress=False
+    )
+    assert result.diverged.tolist() == [[False, False], [True, True], [False, False]]
+    keys = jax.random.split(jax.random.key(0), 2)
+    solo = _solo({"learning_rate": jnp.float32(1e-1)}, keys[1], optimizer="sgd")
+    np.testing.assert_allclose(
+        result.metrics["final_loss"][2, 1], solo["final_loss"], rtol=1e-6, atol=1e-6
+    )
+    assert result.best("final_loss")["index"] != 1
+    assert "| 2/2 |" in result.table("final_loss")
+
+
+def test_best_table_save_load_and_plots(tmp_path):
+    grid = js.grid(learning_rate=[1e-3, 1e-2, 1e-1], optimizer_=[0, 1])
+    result = js.sweep(
+        lambda hp, k: train_fn({"learning_rate": hp["learning_rate"]}, k),
+        grid,
+        seeds=2,
+        progress=False,
+    )
+    best = result.best("final_loss", mode="min")
+    mean = result.metrics["final_loss"].mean(axis=1)
+    assert best["index"] == int(np.argmin(mean)) and best[
+        "final_loss"
+    ] == pytest.approx(mean.min())
+    assert set(best) == {"learning_rate", "optimizer_", "final_loss", "index"}
+    assert result.best("final_loss", "max")["index"] == int(np.argmax(mean))
+    table = result.table("final_loss", top=3)
+    assert table.count("\n") == 4 and "std" in table
+    result.save(tmp_path / "sweep")
+    loaded = js.SweepResult.load(tmp_path / "sweep")
+    for a, b in zip(
+        jax.tree.leaves((result.hparams, result.metrics, result.diverged)),
+        jax.tree.leaves((loaded.hparams, loaded.metrics, loaded.diverged)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    ax = js.plot.sweep(result, x="learning_rate", metric="final_loss", mode="min")
+    assert ax.get_xscale() == "log" and len(ax.get_lines()) == 2
+    ax = js.plot.sweep(
+        result, x="learning_rate", y="optimizer_", metric="final_loss", mode="min"
+    )
+    assert ax.images and ax.images[0].get_array().shape == (2, 3)
+
+
+def test_sweep_bad_input_is_a_clear_error():
+    with pytest.raises(
+        ValueError, match="must be 1-D with one value per configuration"
+    ):
+        js.sweep(train_fn, {"learning_rate": [0.1, 0.2], "b": [1, 2, 3]})
+    with pytest.raises(ValueError, match="`hparams` is empty"):
+        js.sweep(train_fn, {})
+    with pytest.raises(ValueError, match="no configurations"):
+        js.sweep(train_fn, {"learning_rate": []})
+    with pytest.raises(ValueError, match="`chunk_size=0`"):
+        js.sweep(train_fn, js.grid(learning_rate=[0.1]), chunk_size=0)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("data",))
+    with pytest.raises(ValueError, match="needs one named 'configs'"):
+        js.sweep(train_fn, js.grid(learning_rate=[0.1]), mesh=mesh)
+    with pytest.raises(ValueError, match="must return a dict"):
+        js.sweep(
+            lambda hp, k: {"bad": "string"},
+            js.grid(learning_rate=[0.1]),
+            progress=False,
+        )
+    result = js.sweep(train_fn, js.grid(learning_rate=[0.1]), progress=False)
+    with pytest.raises(ValueError, match="Unknown metric 'accuracy'"):
+        result.best("accuracy")
+
+
+def _run_python(code, env_extra=None, **kwargs):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
+    code = """
+        import jax, numpy as np, jaxsched as js
+        from tests.sweep_helpers import train_fn
+        assert len(jax.devices()) == 4
+        grid = js.grid(learning_rate=np.logspace(-3, -1, 10))
+        mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("configs",))
+        sharded = js.sweep(train_fn, grid, seeds=2, mesh=mesh, chunk_size=8,
+                           progress=False)
+        plain = js.sweep(train_fn, grid, seeds=2, progress=False)
+        np.testing.assert_allclose(sharded.metrics["curve"], plain.metrics["curve"],
+                                   rtol=1e-6, atol=1e-7)
+        print("chunk", sharded.stats["chunk_size"])
+    """
+    result = _run_python(
+        code,
+        {
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+            "JAX_PLATFORMS": "cpu",
+        },
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "chunk 8" in result.stdout
+
+
+def test_killed_sweep_resumes_from_its_checkpoints(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    code = f"""
+        import time, jax, numpy as np, jaxsched as js
+        from tests.sweep_helpers import train_fn
+
+        def slow(hp, key):  # a host pause per chunk, so the kill lands mid-sweep
+            jax.debug.callback(lambda: time.sleep(0.5))
+            return train_fn(hp, key)
+
+        grid = js.grid(learning_rate=np.logspace(-3, -1, 12))
+        result = js.sweep(slow, grid, chunk_size=2, progress=False,
+                          checkpoint_dir={str(ckpt)!r})
+        print("loaded", result.stats["chunks_loaded"], "computed",
+              result.stats["chunks_computed"])
+        np.save({str(tmp_path / "resumed.npy")!r}, result.metrics["curve"])
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while len(list(ckpt.glob("chunk-*.npz"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(ckpt.glob("chunk-*.npz")))
+    assert 2 <= done < 6, done
+    assert not list(ckpt.glob("*.tmp.npz"))
+
+    rerun = _run_python(code, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    loaded = int(rerun.stdout.split()[1])
+    assert loaded >= done and f"computed {6 - loaded}" in rerun.stdout
+    uninterrupted = js.sweep(
+        train_fn,
+        js.grid(learning_rate=np.logspace(-3, -1, 12)),
+        chunk_size=2,
+        progress=False,
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "resumed.npy"),
+        uninterrupted.metrics["curve"],
+        rtol=1e-6,
+        atol=1e-7,
+    )
+
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        js.sweep(
+            train_fn,
+            js.grid(learning_rate=[0.1, 0.2]),
+            chunk_size=2,
+            progress=False,
+            checkpoint_dir=ckpt,
+        )

@@ -285,3 +285,39 @@ def test_killed_sweep_resumes_from_its_checkpoints(tmp_path):
             progress=False,
             checkpoint_dir=ckpt,
         )
+
+
+def test_cli_sweep_small_settings_prints_leaderboard_and_reaches_95_percent(
+    tmp_path, capsys
+):
+    from jaxsched import cli
+
+    out = tmp_path / "sweep"
+    with jax.numpy_dtype_promotion("standard"):  # flax mixes dtypes internally
+        code = cli.main(
+            [
+                "sweep",
+                "--optimizers",
+                "adam,sgd",
+                "--lrs",
+                "1e-3,1e-1,3",
+                "--steps",
+                "200",
+                "--seeds",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| rank | learning_rate | optimizer | schedule | val_accuracy mean |" in printed
+    )
+    assert "runs/s" in printed and "compiles" in printed
+    result = js.SweepResult.load(out / "result")
+    assert result.num_configs == 12  # 3 rates x 2 optimizers x 2 schedules
+    assert result.best("val_accuracy", "max")["val_accuracy"] >= 0.95
+    for png in ("heatmap.png", "best_curves.png"):
+        assert (out / png).stat().st_size > 10_000

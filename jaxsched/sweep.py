@@ -346,7 +346,17 @@ def _run_chunk(jitted, chunk, keys):
         raise ValueError(
             f"`train_fn` must return a dict (or pytree) of arrays: {error}"
         ) from error
-    return {k: np.asarray(v) for k, v in out.items()}
+    return {k: _to_host(v) for k, v in out.items()}
+
+
+def _to_host(array: jax.Array) -> np.ndarray:
+    """The whole array on this host, gathered from the other processes if sharded
+    over several (after ``jax.distributed.initialize``)."""
+    if array.is_fully_addressable:
+        return np.asarray(array)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
 class _ChunkStore:

@@ -321,3 +321,57 @@ def test_cli_sweep_small_settings_prints_leaderboard_and_reaches_95_percent(
     assert result.best("val_accuracy", "max")["val_accuracy"] >= 0.95
     for png in ("heatmap.png", "best_curves.png"):
         assert (out / png).stat().st_size > 10_000
+
+
+def test_two_processes_with_two_devices_each_run_one_sharded_sweep(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = f"""
+        import sys, jax, numpy as np
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        pid = int(sys.argv[1])
+        jax.distributed.initialize("127.0.0.1:{port}", num_processes=2, process_id=pid)
+        import jaxsched as js
+        from tests.sweep_helpers import train_fn
+        assert jax.process_count() == 2 and jax.device_count() == 4
+        mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("configs",))
+        grid = js.grid(learning_rate=np.logspace(-3, -1, 10))
+        result = js.sweep(train_fn, grid, seeds=2, mesh=mesh, chunk_size=8,
+                          progress=False)
+        np.save(f"{tmp_path}/curve{{pid}}.npy", result.metrics["curve"])
+    """
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(pid)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in range(2)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors[0][-2000:] + errors[1][-2000:]
+    single = js.sweep(
+        train_fn,
+        js.grid(learning_rate=np.logspace(-3, -1, 10)),
+        seeds=2,
+        progress=False,
+    )
+    for pid in range(2):  # both processes hold the full result
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"curve{pid}.npy"),
+            single.metrics["curve"],
+            rtol=1e-6,
+            atol=1e-7,
+        )

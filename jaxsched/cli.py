@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from jaxsched import schedules
-from jaxsched.optimizers import adam, sgd
 
 #: Example hyperparameters: what ``jaxsched plot`` draws with no arguments, and the
 #: defaults a named schedule starts from (``key=value`` overrides them).
@@ -133,12 +132,6 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-LR_FIND_OPTIMIZERS = {
-    "sgd": ("SGD, momentum 0.9", lambda lr: sgd(lr, momentum=0.9)),
-    "adam": ("Adam", lambda lr: adam(lr)),
-}
-
-
 def _lr_find(args: argparse.Namespace) -> int:
     import jax
     import matplotlib
@@ -150,7 +143,7 @@ def _lr_find(args: argparse.Namespace) -> int:
 
     data = digits.load()
     params = digits.init_mlp(jax.random.key(0))
-    names = list(LR_FIND_OPTIMIZERS) if args.optimizer == "both" else [args.optimizer]
+    names = ["sgd", "adam"] if args.optimizer == "both" else [args.optimizer]
     batch_size = args.batch_size or (128 if args.seeds > 1 else None)
 
     def range_test(factory, key):
@@ -178,7 +171,7 @@ def _lr_find(args: argparse.Namespace) -> int:
     )
     print("|---|---|---|---|---|---|---|---|")
     for ax, name in zip(axes.flat, names, strict=True):
-        label, factory = LR_FIND_OPTIMIZERS[name]
+        label, factory = digits.OPTIMIZERS[name]
         keys = jax.random.split(jax.random.key(1), args.seeds)
         result = jax.vmap(lambda k, f=factory: range_test(f, k))(keys)
         suggestions = {k: float(np.median(v)) for k, v in result.suggestions.items()}
@@ -213,11 +206,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from jaxsched.sweep import MESH_AXIS, sweep
 
     names = args.optimizers.split(",")
-    unknown = set(names) - set(digits.SWEEP_OPTIMIZERS)
+    unknown = set(names) - set(digits.OPTIMIZERS)
     if unknown:
         raise SystemExit(
             f"jaxsched sweep: unknown optimizer(s) {sorted(unknown)}; choose from "
-            f"{', '.join(digits.SWEEP_OPTIMIZERS)}."
+            f"{', '.join(digits.OPTIMIZERS)}."
         )
     lo, hi, n = args.lrs.split(",")
     lrs = np.logspace(np.log10(float(lo)), np.log10(float(hi)), int(n))
@@ -251,7 +244,7 @@ def _sweep(args: argparse.Namespace) -> int:
             "val_accuracy", "max", where=result.hparams["optimizer"] == name
         )
         print(
-            f"  {digits.SWEEP_OPTIMIZERS[name][0]:<18} lr {best['learning_rate']:.3g} "
+            f"  {digits.OPTIMIZERS[name][0]:<18} lr {best['learning_rate']:.3g} "
             f"({best['schedule']}): {best['val_accuracy']:.4f}"
         )
     print(

@@ -106,7 +106,7 @@ def train(
 
 
 #: The optimizers of ``jaxsched sweep``: name -> (label, factory of the rate).
-SWEEP_OPTIMIZERS = {
+OPTIMIZERS = {
     "sgd": ("SGD, momentum 0.9", lambda lr: _optimizers().sgd(lr, momentum=0.9)),
     "rmsprop": ("RMSprop", lambda lr: _optimizers().rmsprop(lr)),
     "adam": ("Adam", lambda lr: _optimizers().adam(lr)),
@@ -144,7 +144,7 @@ def sweep_train_fn(data: Digits, steps: int = 400, batch_size: int = 64):
     """``train_fn(hparams, key)`` for ``js.sweep``: an NNX MLP trained on minibatches.
 
     ``hparams``: ``learning_rate`` (swept), ``optimizer`` (a key of
-    :data:`SWEEP_OPTIMIZERS`) and ``schedule`` (``"constant"`` or
+    :data:`OPTIMIZERS`) and ``schedule`` (``"constant"`` or
     ``"warmup_cosine"``: 10% linear warmup, then cosine to 0), both static.
     Returns validation accuracy and loss, and the training loss every step.
     """
@@ -161,7 +161,7 @@ def sweep_train_fn(data: Digits, steps: int = 400, batch_size: int = 64):
         lr = hparams["learning_rate"]
         if hparams["schedule"] == "warmup_cosine":
             lr = warmup_cosine_decay(0.0, lr, steps // 10, steps)
-        optimizer = SWEEP_OPTIMIZERS[hparams["optimizer"]][1](lr)
+        optimizer = OPTIMIZERS[hparams["optimizer"]][1](lr)
 
         def batch_loss(params, batch):
             bx, by = batch

@@ -236,11 +236,11 @@ def test_lr_find_non_scalar_loss_is_a_clear_error():
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_training_at_the_suggested_rate_reaches_90_percent_on_digits(name):
-    from jaxsched import cli, digits
+    from jaxsched import digits
 
     data = digits.load()
     params = digits.init_mlp(jax.random.key(0))
-    _, factory = cli.LR_FIND_OPTIMIZERS[name]
+    _, factory = digits.OPTIMIZERS[name]
     result = js.lr_find(digits.loss, params, data.train, optimizer=factory)
     trained, losses = jax.jit(
         lambda p: digits.train(factory(result.suggestion), p, data, 200)

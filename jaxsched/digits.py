@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxsched.optimizers import adam, adamw, rmsprop, sgd
+
 Params = dict[str, jax.Array]
 
 
@@ -105,22 +107,14 @@ def train(
     return params, losses
 
 
-#: The optimizers of ``jaxsched sweep``: name -> (label, factory of the rate).
+#: The optimizers of ``jaxsched sweep`` and ``lr-find``: name -> (label, factory
+#: of the learning rate).
 OPTIMIZERS = {
-    "sgd": ("SGD, momentum 0.9", lambda lr: _optimizers().sgd(lr, momentum=0.9)),
-    "rmsprop": ("RMSprop", lambda lr: _optimizers().rmsprop(lr)),
-    "adam": ("Adam", lambda lr: _optimizers().adam(lr)),
-    "adamw": (
-        "AdamW, decay 1e-4",
-        lambda lr: _optimizers().adamw(lr, weight_decay=1e-4),
-    ),
+    "sgd": ("SGD, momentum 0.9", lambda lr: sgd(lr, momentum=0.9)),
+    "rmsprop": ("RMSprop", lambda lr: rmsprop(lr)),
+    "adam": ("Adam", lambda lr: adam(lr)),
+    "adamw": ("AdamW, decay 1e-4", lambda lr: adamw(lr, weight_decay=1e-4)),
 }
-
-
-def _optimizers():
-    import jaxsched
-
-    return jaxsched
 
 
 def nnx_mlp(key: jax.Array, sizes: tuple[int, ...] = (64, 128, 10)):

@@ -71,9 +71,7 @@ w0 = jnp.float32(1.0)
 for run in (scratch_adam(w0), with_optimizer(js.adam(0.01, b2=0.99), w0)):
     for (g, w), (eg, ew) in zip(run, TORCH, strict=True):
         np.testing.assert_allclose([g, w], [eg, ew], rtol=1e-6)
-print(
-    "step 1 moves by exactly lr = 0.01 whatever the gradient's size:", float(run[0][1])
-)
+print("step 1: w = 1 - lr whatever the size of the gradient:", float(run[0][1]))
 
 # %% [markdown]
 # ## Bias correction on a toy problem

@@ -164,7 +164,7 @@ def sweep(
             raise ValueError(
                 f"Unknown axis {name!r}; the sweep has {list(result.hparams)}."
             )
-    scores = result._scores(metric)
+    scores = result.scores(metric)
     mean = np.where(result.diverged.any(axis=1), np.nan, scores.mean(axis=1))
     std = scores.std(axis=1)
     xs = np.asarray(result.hparams[x])

@@ -57,7 +57,8 @@ class SweepResult:
     def num_configs(self) -> int:
         return len(self.diverged)
 
-    def _scores(self, metric: str) -> np.ndarray:
+    def scores(self, metric: str) -> np.ndarray:
+        """(configs, seeds) scores: the metric, or the last value of a curve."""
         if metric not in self.metrics:
             raise ValueError(
                 f"Unknown metric {metric!r}; the sweep recorded {sorted(self.metrics)}."
@@ -77,7 +78,7 @@ class SweepResult:
         """
         if mode not in ("min", "max"):
             raise ValueError(f"`mode={mode!r}` is not one of 'min', 'max'.")
-        mean = self._scores(metric).mean(axis=1)
+        mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)
         if where is not None:
             ok &= np.asarray(where, bool)
@@ -92,7 +93,7 @@ class SweepResult:
 
     def table(self, metric: str, top: int = 10, mode: str = "min") -> str:
         """A Markdown leaderboard: mean and std over seeds; diverged runs marked."""
-        scores = self._scores(metric)
+        scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         bad = self.diverged.any(axis=1)
         key = np.where(bad, np.inf, mean if mode == "min" else -mean)
@@ -211,6 +212,18 @@ def sweep(
 
     Returns:
       A :class:`SweepResult` with one row per (static combination, configuration).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, jaxsched as js
+      >>> def train(hparams, key):
+      ...     w = jax.random.normal(key, (3,))
+      ...     for _ in range(10):
+      ...         w = w - hparams["learning_rate"] * 2 * w  # gradient of |w|^2
+      ...     return {"loss": jnp.sum(w**2)}
+      >>> result = js.sweep(train, js.grid(learning_rate=[0.01, 0.1, 0.4]), seeds=2,
+      ...                   progress=False)
+      >>> print(result.metrics["loss"].shape, result.best("loss")["learning_rate"])
+      (3, 2) 0.4
     """
     axes, count = _axes(hparams)
     static = {name: list(values) for name, values in (static or {}).items()}

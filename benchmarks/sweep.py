@@ -30,22 +30,12 @@ FLOPS_PER_CONFIG = STEPS * 3 * 2 * BATCH * (64 * 128 + 128 * 10)  # fwd + 2 bwd 
 
 
 def make_train(data, make_optimizer):
-    x, y = data.train
 
     def train(lr, key):
-        init_key, data_key = jax.random.split(key)
-        params = digits.init_mlp(init_key)
         optimizer = make_optimizer(lr)
 
-        def step(carry, k):
-            params, state = carry
-            idx = jax.random.randint(k, (BATCH,), 0, x.shape[0])
-            grads = jax.grad(digits.loss)(params, (x[idx], y[idx]))
-            updates, state = optimizer.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), None
-
-        (params, _), _ = jax.lax.scan(
-            step, (params, optimizer.init(params)), jax.random.split(data_key, STEPS)
+        params, _ = digits.train_minibatch(
+            optimizer, data, STEPS, key, batch_size=BATCH
         )
         return digits.loss(params, data.val)
 

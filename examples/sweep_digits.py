@@ -9,10 +9,8 @@ heatmap of learning rate x warmup (best over weight decays).
 
 import argparse
 
-import jax
 import matplotlib
 import numpy as np
-import optax
 
 import jaxsched as js
 from jaxsched import digits
@@ -23,26 +21,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def main(steps: int = 300, seeds: int = 2, out: str = "sweep_digits.png"):
     data = digits.load()
-    x, y = data.train
 
     def train(hparams, key):
-        init_key, data_key = jax.random.split(key)
-        params = digits.init_mlp(init_key)
         schedule = js.schedules.warmup_cosine_decay(
             0.0, hparams["learning_rate"], hparams["warmup_steps"], steps
         )
         optimizer = js.adamw(schedule, weight_decay=hparams["weight_decay"])
 
-        def step(carry, k):
-            params, state = carry
-            idx = jax.random.randint(k, (64,), 0, x.shape[0])
-            grads = jax.grad(digits.loss)(params, (x[idx], y[idx]))
-            updates, state = optimizer.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), None
-
-        (params, _), _ = jax.lax.scan(
-            step, (params, optimizer.init(params)), jax.random.split(data_key, steps)
-        )
+        params, _ = digits.train_minibatch(optimizer, data, steps, key)
         return {
             "val_accuracy": digits.accuracy(params, data.val),
             "val_loss": digits.loss(params, data.val),

@@ -107,6 +107,32 @@ def train(
     return params, losses
 
 
+def train_minibatch(
+    optimizer: optax.GradientTransformation,
+    data: Digits,
+    steps: int,
+    key: jax.Array,
+    batch_size: int = 64,
+) -> tuple[Params, jax.Array]:
+    """An MLP initialised and trained from ``key`` on minibatches (drawn with
+    replacement); returns its params and the training loss of every step."""
+    init_key, data_key = jax.random.split(key)
+    params = init_mlp(init_key)
+    x, y = data.train
+
+    def step(carry, k):
+        params, state = carry
+        idx = jax.random.randint(k, (batch_size,), 0, x.shape[0])
+        value, grads = jax.value_and_grad(loss)(params, (x[idx], y[idx]))
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    (params, _), losses = jax.lax.scan(
+        step, (params, optimizer.init(params)), jax.random.split(data_key, steps)
+    )
+    return params, losses
+
+
 #: The optimizers of ``jaxsched sweep`` and ``lr-find``: name -> (label, factory
 #: of the learning rate).
 OPTIMIZERS = {

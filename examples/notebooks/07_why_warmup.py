@@ -59,24 +59,12 @@ print("warmup: by hand = jaxsched = optax")
 
 # %%
 data = digits.load()
-x, y = data.train
 
 
 def train(warmup_steps, key):
-    init_key, data_key = jax.random.split(key)
-    params = digits.init_mlp(init_key)
     optimizer = js.adam(S.warmup(S.constant(PEAK), warmup_steps=warmup_steps))
 
-    def step(carry, k):
-        params, state = carry
-        idx = jax.random.randint(k, (64,), 0, x.shape[0])
-        loss, grads = jax.value_and_grad(digits.loss)(params, (x[idx], y[idx]))
-        updates, state = optimizer.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), loss
-
-    (params, _), losses = jax.lax.scan(
-        step, (params, optimizer.init(params)), jax.random.split(data_key, STEPS)
-    )
+    params, losses = digits.train_minibatch(optimizer, data, STEPS, key)
     return losses, digits.accuracy(params, data.val)
 
 

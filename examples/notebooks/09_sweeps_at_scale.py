@@ -40,27 +40,15 @@ STEPS = 100 if FAST else 300
 
 # %%
 data = digits.load()
-x, y = data.train
 
 
 def train(hparams, key):
-    init_key, data_key = jax.random.split(key)
-    params = digits.init_mlp(init_key)
     schedule = js.schedules.warmup_cosine_decay(
         0.0, hparams["learning_rate"], STEPS // 10, STEPS
     )
     optimizer = js.adamw(schedule, weight_decay=hparams["weight_decay"])
 
-    def step(carry, k):
-        params, state = carry
-        idx = jax.random.randint(k, (64,), 0, x.shape[0])
-        grads = jax.grad(digits.loss)(params, (x[idx], y[idx]))
-        updates, state = optimizer.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), None
-
-    (params, _), _ = jax.lax.scan(
-        step, (params, optimizer.init(params)), jax.random.split(data_key, STEPS)
-    )
+    params, _ = digits.train_minibatch(optimizer, data, STEPS, key)
     return {
         "val_accuracy": digits.accuracy(params, data.val),
         "val_loss": digits.loss(params, data.val),
@@ -109,38 +97,16 @@ fig.tight_layout()
 
 # %%
 def train_optax(lr, key):
-    init_key, data_key = jax.random.split(key)
-    params = digits.init_mlp(init_key)
     optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
 
-    def step(carry, k):
-        params, state = carry
-        idx = jax.random.randint(k, (64,), 0, x.shape[0])
-        grads = jax.grad(digits.loss)(params, (x[idx], y[idx]))
-        updates, state = optimizer.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), None
-
-    (params, _), _ = jax.lax.scan(
-        step, (params, optimizer.init(params)), jax.random.split(data_key, STEPS)
-    )
+    params, _ = digits.train_minibatch(optimizer, data, STEPS, key)
     return digits.loss(params, data.val)
 
 
 def train_js(hparams, key):
-    init_key, data_key = jax.random.split(key)
-    params = digits.init_mlp(init_key)
     optimizer = js.adam(hparams["learning_rate"])
 
-    def step(carry, k):
-        params, state = carry
-        idx = jax.random.randint(k, (64,), 0, x.shape[0])
-        grads = jax.grad(digits.loss)(params, (x[idx], y[idx]))
-        updates, state = optimizer.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), None
-
-    (params, _), _ = jax.lax.scan(
-        step, (params, optimizer.init(params)), jax.random.split(data_key, STEPS)
-    )
+    params, _ = digits.train_minibatch(optimizer, data, STEPS, key)
     return {"val_loss": digits.loss(params, data.val)}
 
 

@@ -1,18 +1,25 @@
 """Time one optimizer update, jaxsched against optax (and PyTorch when installed).
 
-For each optimizer and problem it compiles ``jit(update + optax.apply_updates)``
-with the parameters and the state donated, then times the two sides in turns in
-one process (rounds of ``--steps`` updates each; the median over ``--rounds``), so
-that the ratio is measured under the same machine load. It also reads the
-number of XLA kernels and the bytes accessed from the compiled programs.
+For each optimizer, problem and parameter dtype it compiles
+``jit(update + optax.apply_updates)`` with the parameters and the state donated,
+then times the sides in turns in one process (rounds of ``--steps`` updates each;
+the median over ``--rounds``), so that the ratio is measured under the same
+machine load. It also reads the number of XLA kernels and the bytes accessed from
+the compiled programs, and measures the in-place memory roofline first
+(``roofline.py``).
 
-    python benchmarks/update_step.py                 # all optimizers, both problems
+    python benchmarks/update_step.py          # everything: about 10 minutes
     python benchmarks/update_step.py --problems leaf16m --optimizers adam --rounds 5
 
 Prints a Markdown table: time per step (median and interquartile range), the
-jaxsched / optax ratio (median of the per-round ratios), and the kernels and MB
-accessed per step of each side, for two configurations of each optimizer (see
-``OPTIMIZERS``).
+jaxsched / optax ratio (median of the per-round ratios), jaxsched's effective
+bandwidth at the minimum traffic (params read and written, gradients read, its
+buffers read and written: 7 floats per parameter for float32 Adam) and that as a
+percentage of the roofline, the kernels and the bytes accessed per parameter of
+each side according to the compiled HLO, and PyTorch's foreach and fused steps,
+for two configurations of each optimizer (see ``OPTIMIZERS``). With bf16
+parameters jaxsched keeps float32 buffers and optax bf16 ones (its default), so
+jaxsched moves more bytes there by design.
 """
 
 from __future__ import annotations
@@ -25,14 +32,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from roofline import bandwidth
 
 import jaxsched as js
 
 PROBLEMS = {
     # name: list of leaf shapes
     "leaf16m": [(16 * 2**20,)],
+    "leaf4m": [(4 * 2**20,)],
     "tree200x20k": [(20 * 2**10,)] * 200,  # 200 leaves, 4M parameters in all
 }
+DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 
 
 def _l2(optimizer):
@@ -100,11 +110,18 @@ TORCH = {
 }
 
 
-def make_tree(shapes, seed):
+def make_tree(shapes, seed, dtype=jnp.float32):
     keys = jax.random.split(jax.random.key(seed), len(shapes))
-    return [
-        jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)
-    ]
+    return [jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True)]
+
+
+def minimum_bytes(params, state):
+    """Bytes an update must move: params read and written, gradients read, and
+    every parameter-sized buffer of the state read and written."""
+    sizes = {x.shape for x in params}
+    buffers = [x for x in jax.tree.leaves(state) if x.shape in sizes and x.ndim]
+    nbytes = sum(x.nbytes for x in params)
+    return 3 * nbytes + 2 * sum(x.nbytes for x in buffers)
 
 
 def compiled_step(optimizer, params, grads):
@@ -119,7 +136,7 @@ def compiled_step(optimizer, params, grads):
 
 
 def hlo_stats(compiled):
-    """(kernels in the entry computation, MB accessed) of a compiled program."""
+    """(kernels in the entry computation, bytes accessed) of a compiled program."""
     text = compiled.as_text()
     entry = text[text.index("ENTRY") :]
     entry = entry[: entry.index("\n}")]
@@ -131,7 +148,7 @@ def hlo_stats(compiled):
     )
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
-    return kernels, cost.get("bytes accessed", float("nan")) / 1e6
+    return kernels, cost.get("bytes accessed", float("nan"))
 
 
 def time_rounds(sides, steps, rounds):
@@ -156,15 +173,16 @@ def jax_runner(compiled, params, state, grads):
     return run
 
 
-def torch_runners(name, shapes):
+def torch_runners(name, shapes, dtype):
     try:
         import torch
     except ImportError:
         return {}
     cls_name, kwargs = TORCH[name]
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[dtype]
     runners = {}
     for variant in ("foreach", "fused"):
-        params = [torch.randn(s, requires_grad=True) for s in shapes]
+        params = [torch.randn(s, dtype=dtype, requires_grad=True) for s in shapes]
         for p in params:
             p.grad = torch.randn_like(p)
         try:
@@ -186,6 +204,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--optimizers", default=",".join(OPTIMIZERS))
+    parser.add_argument("--dtypes", default=",".join(DTYPES))
     parser.add_argument("--steps", type=int, default=10, help="updates per round")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-torch", action="store_true")
@@ -193,46 +212,51 @@ def main(argv=None):
 
     device = jax.devices()[0]
     cpu = platform.processor() or platform.machine()
+    roof = in_place_roofline()
     print(
         f"jax {jax.__version__}, optax {optax.__version__}, jaxsched {js.__version__};"
         f" {device.platform} ({device.device_kind}, {cpu});"
-        f" steps={args.steps} rounds={args.rounds}\n"
+        f" steps={args.steps} rounds={args.rounds}; in-place roofline {roof:.1f} GB/s"
+        "\n"
     )
     print(
-        "| optimizer | config | problem | jaxsched ms (IQR) | optax ms (IQR) | ratio "
-        "| kernels js/optax | MB/step js/optax | torch ms |"
+        "| optimizer | config | problem | dtype | jaxsched ms (IQR) | optax ms (IQR) "
+        "| ratio | jaxsched GB/s (% roofline) | kernels js/optax "
+        "| bytes/param js/optax | torch ms |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for problem in args.problems.split(","):
         shapes = PROBLEMS[problem]
-        params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
-        for name in args.optimizers.split(","):
-            torch_sides = {} if args.no_torch else torch_runners(name, shapes)
-            for config, (ours, twin) in OPTIMIZERS[name].items():
-                print(
-                    row(
-                        name,
-                        config,
-                        problem,
-                        ours,
-                        twin,
-                        torch_sides,
-                        params,
-                        grads,
-                        args,
-                    ),
-                    flush=True,
+        for dtype in args.dtypes.split(","):
+            params = make_tree(shapes, 0, DTYPES[dtype])
+            grads = make_tree(shapes, 1, DTYPES[dtype])
+            for name in args.optimizers.split(","):
+                torch_sides = (
+                    {} if args.no_torch else torch_runners(name, shapes, dtype)
                 )
+                for config, pair in OPTIMIZERS[name].items():
+                    label = f"| {name} | {config} | {problem} | {dtype} "
+                    cells = row(pair, torch_sides, params, grads, roof, args)
+                    print(label + cells, flush=True)
 
 
-def row(name, config, problem, ours, twin, torch_sides, params, grads, args):
-    """One table row: both sides compiled, warmed up and timed in turns."""
+def in_place_roofline():
+    """GB/s of ``x = 2 * x + 1`` in place on 256 MiB (see roofline.py)."""
+    x = jnp.ones(64 * 2**20, jnp.float32)
+    return bandwidth(lambda x: 2 * x + 1, x, repeats=10, donate=True)
+
+
+def row(pair, torch_sides, params, grads, roofline, args):
+    """The timed cells of one table row: both sides compiled, warmed up and
+    timed in turns."""
     sides, stats = {}, {}
-    for side, factory in (("jaxsched", ours), ("optax", twin)):
+    for side, factory in zip(("jaxsched", "optax"), pair, strict=True):
         with jax.numpy_dtype_promotion("standard"):
             compiled, state = compiled_step(factory(), params, grads)
         stats[side] = hlo_stats(compiled)
         sides[side] = jax_runner(compiled, params, state, grads)
+        if side == "jaxsched":
+            traffic = minimum_bytes(params, state)
     sides.update(torch_sides)
     for run in sides.values():  # warm up
         run(2)
@@ -246,11 +270,14 @@ def row(name, config, problem, ours, twin, torch_sides, params, grads, args):
     torch_cell = ", ".join(
         f"{k[6:]} {med[k]:.2f}" for k in med if k.startswith("torch")
     )
+    gbs = traffic / med["jaxsched"] / 1e6
+    n = sum(x.size for x in params)
+    per_param = "/".join(f"{stats[side][1] / n:.1f}" for side in stats)
     return (
-        f"| {name} | {config} | {problem} | {med['jaxsched']:.2f} "
-        f"({iqr['jaxsched']:.2f}) | {med['optax']:.2f} ({iqr['optax']:.2f}) | "
-        f"{ratio:.2f} | {stats['jaxsched'][0]}/{stats['optax'][0]} | "
-        f"{stats['jaxsched'][1]:.0f}/{stats['optax'][1]:.0f} | {torch_cell or '—'} |"
+        f"| {med['jaxsched']:.2f} ({iqr['jaxsched']:.2f}) | {med['optax']:.2f} "
+        f"({iqr['optax']:.2f}) | {ratio:.2f} | {gbs:.1f} ({100 * gbs / roofline:.0f}%)"
+        f" | {stats['jaxsched'][0]}/{stats['optax'][0]} | {per_param} | "
+        f"{torch_cell or '—'} |"
     )
 
 

@@ -65,6 +65,7 @@ def per_leaf(
         if tree is not None
     }
     new_updates, new_buffers = [], {}
+    rule = jax.jit(rule)  # traced once per leaf shape and dtype, not once per leaf
     for i, g in enumerate(treedef.flatten_up_to(updates)):
         leaves = {name: column[i] for name, column in columns.items()}
         dtype = wider(

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsched import _chunking
+
 MESH_AXIS = "configs"
 
 
@@ -197,9 +199,13 @@ def sweep(
       hparams: swept axes, equal-length 1-D arrays (``js.grid``,
         ``js.random_search``).
       seeds: runs per configuration, keys ``jax.random.split(key(0), seeds)``.
-      chunk_size: configurations per compiled call (the last chunk is padded);
-        ``"auto"``: all of them up to 64 (the CPU cache cliff measured in
-        PERF_NOTES), a multiple of the mesh's ``configs`` axis.
+      chunk_size: configurations per compiled call (the last chunk is padded;
+        a multiple of the mesh's ``configs`` axis). ``"auto"``: a probe compiles
+        a first chunk of up to 64, reads its working set from the compiled
+        program and sizes the chunks to fit 3/4 of the last-level cache (CPU) or
+        half the device memory, in as few chunks as possible with the least padding;
+        ``stats`` reports the size and the bytes per configuration. A
+        checkpointed sweep reuses the size it started with.
       mesh: a ``jax.sharding.Mesh`` with an axis named ``"configs"``: each chunk's
         configurations are sharded over it (results are the same as unsharded).
       static: axes that change the program (an optimizer kind, a flag): one
@@ -234,33 +240,38 @@ def sweep(
             raise ValueError(f"`{name}` is both a swept and a static axis.")
     if not isinstance(seeds, (int, np.integer)) or seeds <= 0:
         raise ValueError(f"`seeds={seeds!r}` must be a positive int.")
-    shards = 1
-    if mesh is not None:
-        if MESH_AXIS not in mesh.axis_names:
-            raise ValueError(
-                f"`mesh` has axes {mesh.axis_names}; it needs one named "
-                f"{MESH_AXIS!r} to shard the configurations over."
-            )
-        shards = mesh.shape[MESH_AXIS]
-    if chunk_size == "auto":
-        chunk_size = min(count, 64)
-    elif not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
+    if mesh is not None and MESH_AXIS not in mesh.axis_names:
+        raise ValueError(
+            f"`mesh` has axes {mesh.axis_names}; it needs one named "
+            f"{MESH_AXIS!r} to shard the configurations over."
+        )
+    shards = _shards(mesh)
+    if chunk_size != "auto" and (
+        not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0
+    ):
         raise ValueError(
             f"`chunk_size={chunk_size!r}` must be a positive int or 'auto'."
         )
-    chunk_size = math.ceil(chunk_size / shards) * shards
-    keys = jax.random.split(jax.random.key(0), seeds)
-
-    store = None
-    if checkpoint_dir is not None:
-        store = _ChunkStore(
-            checkpoint_dir, _fingerprint(train_fn, axes, static, seeds, chunk_size)
-        )
-
+    keys = _seed_keys(seeds)
     combos = [
         dict(zip(static, values, strict=True))
         for values in itertools.product(*static.values())
     ]
+    per_config = None
+    if chunk_size == "auto":
+        chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
+    if chunk_size is None:
+        signature = tuple((name, values.dtype.str) for name, values in axes.items())
+        per_config = _working_set_per_config(
+            train_fn, tuple(combos[0].items()), signature, count, seeds, mesh
+        )
+        chunk_size = _chunking.chunk_size(count, shards, per_config)
+    chunk_size = math.ceil(chunk_size / shards) * shards
+
+    store = None
+    if checkpoint_dir is not None:
+        fingerprint = _fingerprint(train_fn, axes, static, seeds, chunk_size)
+        store = _ChunkStore(checkpoint_dir, fingerprint, chunk_size)
     num_chunks = math.ceil(count / chunk_size)
     bar = _bar(progress, len(combos) * count)
     start = time.perf_counter()
@@ -309,8 +320,17 @@ def sweep(
         "chunks_computed": computed,
         "chunks_loaded": len(combos) * num_chunks - computed,
         "chunk_size": chunk_size,
+        "working_set_per_config": per_config,
     }
     return SweepResult(hp, metrics, diverged, stats)
+
+
+def _seed_keys(seeds: int) -> jax.Array:
+    return jax.random.split(jax.random.key(0), seeds)
+
+
+def _shards(mesh: jax.sharding.Mesh | None) -> int:
+    return 1 if mesh is None else mesh.shape[MESH_AXIS]
 
 
 def _bar(progress: bool, total: int):
@@ -347,19 +367,34 @@ def _jitted(train_fn, fixed_items):
             return train_fn(hparams | fixed, key)
 
         per_config = jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))
-        return _flatten_metrics(per_config(chunk))
+        try:
+            metrics = per_config(chunk)
+        except TypeError as error:
+            raise ValueError(
+                f"`train_fn` must return a dict (or pytree) of arrays: {error}"
+            ) from error
+        return _flatten_metrics(metrics)
 
     return jax.jit(runs)
 
 
+@functools.lru_cache(maxsize=64)
+def _working_set_per_config(train_fn, fixed_items, signature, count, seeds, mesh):
+    """The probe of ``chunk_size="auto"`` (see :mod:`jaxsched._chunking`) for one
+    program and sweep shape (``signature``: the axes' names and dtypes),
+    remembered, so that a second sweep of the same shapes traces nothing."""
+    jitted = _jitted(train_fn, fixed_items)
+    axes = {name: np.zeros(count, dtype) for name, dtype in signature}
+
+    def compile_chunk(size):
+        chunk = _chunk(axes, 0, size, count, mesh)
+        return jitted.lower(chunk, _seed_keys(seeds)).compile()
+
+    return _chunking.working_set_per_config(compile_chunk, count, _shards(mesh))
+
+
 def _run_chunk(jitted, chunk, keys):
-    try:
-        out = jitted(chunk, keys)
-    except TypeError as error:
-        raise ValueError(
-            f"`train_fn` must return a dict (or pytree) of arrays: {error}"
-        ) from error
-    return {k: _to_host(v) for k, v in out.items()}
+    return {k: _to_host(v) for k, v in jitted(chunk, keys).items()}
 
 
 def _to_host(array: jax.Array) -> np.ndarray:
@@ -375,10 +410,12 @@ def _to_host(array: jax.Array) -> np.ndarray:
 class _ChunkStore:
     """Finished chunks on disk, guarded by a fingerprint of the sweep."""
 
-    def __init__(self, directory, fingerprint):
+    MANIFEST = "sweep.json"
+
+    def __init__(self, directory, fingerprint, chunk_size):
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
-        manifest = self.dir / "sweep.json"
+        manifest = self.dir / self.MANIFEST
         if manifest.exists():
             found = json.loads(manifest.read_text())["fingerprint"]
             if found != fingerprint:
@@ -388,7 +425,16 @@ class _ChunkStore:
                     "function): use a new directory, or delete this one to start over."
                 )
         else:
-            manifest.write_text(json.dumps({"fingerprint": fingerprint}))
+            content = {"fingerprint": fingerprint, "chunk_size": int(chunk_size)}
+            manifest.write_text(json.dumps(content))
+
+    @classmethod
+    def chunk_size_in(cls, directory) -> int | None:
+        """The chunk size a checkpointed sweep started with, if there is one."""
+        manifest = pathlib.Path(directory or "", cls.MANIFEST)
+        if directory is None or not manifest.exists():
+            return None
+        return json.loads(manifest.read_text()).get("chunk_size")
 
     def _path(self, combo, index):
         return self.dir / f"chunk-{combo:03d}-{index:05d}.npz"

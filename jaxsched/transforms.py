@@ -37,15 +37,24 @@ def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
     return next(iter(hparams.values())).dtype
 
 
+@jax.custom_jvp
 def _sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(x)`` for ``x >= 0``, and 0 for ``x <= 0``, with a zero derivative there.
+    """``sqrt(x)`` for ``x >= 0``, with a zero derivative at 0.
 
     ``jnp.sqrt`` has an infinite derivative at 0: a coordinate whose gradient is
     always 0 (a dead unit) would turn a hypergradient through the optimizer into
-    NaN. Values are unchanged; negative inputs (rounding in ``v - mean**2``) give 0.
+    NaN. Values are unchanged. One primitive in the program, so that a many-leaf
+    update stays small to compile.
     """
+    return jax.lax.sqrt(x)
+
+
+@_sqrt.defjvp
+def _sqrt_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    y = _sqrt(x)
     positive = x > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1)), 0)
+    return y, jnp.where(positive, dx / (2 * jnp.where(positive, y, 1)), 0)
 
 
 class ScaleByMomentumState(NamedTuple):
@@ -121,14 +130,22 @@ def scale_by_momentum(
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-        first = (state.count == 0) & (not zero_init)
 
-        def rule(g, trace, *, momentum, dampening):
-            b = jnp.where(first, g, momentum * trace + (1 - dampening) * g)
+        def rule(g, trace, *, momentum, decay, gain):
+            b = decay * trace + gain * g
             return (g + momentum * b if nesterov else b), {"trace": b}
 
         hp = values_at(state.hparams, state.count)
-        updates, buffers = per_leaf(rule, hp, updates, trace=state.trace)
+        # torch's first step b_1 = g_1 as scalars (the buffer starts at zero):
+        # one rule, no per-element select.
+        first = (state.count == 0) & (not zero_init)
+        momentum, dampening = hp["momentum"], hp["dampening"]
+        scalars = {
+            "momentum": momentum,
+            "decay": jnp.where(first, 0, momentum),
+            "gain": jnp.where(first, 1, 1 - dampening),
+        }
+        updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
         return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
@@ -301,12 +318,13 @@ def scale_by_rmsprop(
             zero_count(), zeros(), zeros(centered), zeros(with_momentum), fresh(hparams)
         )
 
-    def rule(g, nu, mu=None, trace=None, *, decay, eps, momentum=None):
-        v = decay * nu + (1 - decay) * g * g
+    def rule(g, nu, mu=None, trace=None, *, decay, one_minus_decay, eps, momentum=None):
+        v = decay * nu + one_minus_decay * g * g
         new = {"nu": v}
         if centered:
-            new["mu"] = g_avg = decay * mu + (1 - decay) * g
+            new["mu"] = g_avg = decay * mu + one_minus_decay * g
             v = v - g_avg * g_avg
+            v = jnp.where(v > 0, v, 0)  # not below 0 (or NaN) by rounding
         u = g / (_sqrt(v) + eps)
         if with_momentum:
             new["trace"] = u = momentum * trace + u
@@ -315,8 +333,9 @@ def scale_by_rmsprop(
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
+        scalars = hp | {"one_minus_decay": 1 - hp["decay"]}  # once, not per leaf
         updates, buffers = per_leaf(
-            rule, hp, updates, nu=state.nu, mu=state.mu, trace=state.trace
+            rule, scalars, updates, nu=state.nu, mu=state.mu, trace=state.trace
         )
         return updates, state._replace(count=increment(state.count), **buffers)
 
@@ -407,9 +426,22 @@ def scale_by_adam(
             fresh(hparams),
         )
 
-    def rule(g, mu, nu, nu_max=None, *, b1, b2, eps, correction1, correction2):
-        m = (1 - b1) * g + b1 * mu
-        v = (1 - b2) * g * g + b2 * nu
+    def rule(
+        g,
+        mu,
+        nu,
+        nu_max=None,
+        *,
+        b1,
+        b2,
+        eps,
+        one_minus_b1,
+        one_minus_b2,
+        correction1,
+        correction2,
+    ):
+        m = one_minus_b1 * g + b1 * mu
+        v = one_minus_b2 * g * g + b2 * nu
         v_hat = jnp.maximum(nu_max, v) if amsgrad else v
         u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
         return u, {"mu": m, "nu": v} | ({"nu_max": v_hat} if amsgrad else {})
@@ -418,13 +450,15 @@ def scale_by_adam(
         del params, extra_args
         t = increment(state.count)
         hp = values_at(state.hparams, state.count)
-        corrections = {
+        derived = {  # scalars computed once per update, not per leaf
+            "one_minus_b1": 1 - hp["b1"],
+            "one_minus_b2": 1 - hp["b2"],
             "correction1": _one_minus_power(hp["b1"], t),
             "correction2": _one_minus_power(hp["b2"], t),
         }
         updates, buffers = per_leaf(
             rule,
-            hp | corrections,
+            hp | derived,
             updates,
             mu=state.mu,
             nu=state.nu,
@@ -542,11 +576,11 @@ def scale_by_learning_rate(
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
 
-        def rule(g, *, learning_rate):
-            return -learning_rate * g, {}
+        def rule(g, *, minus_learning_rate):
+            return minus_learning_rate * g, {}
 
-        hp = values_at(state.hparams, state.count)
-        updates, _ = per_leaf(rule, hp, updates)
+        minus_lr = -values_at(state.hparams, state.count)["learning_rate"]
+        updates, _ = per_leaf(rule, {"minus_learning_rate": minus_lr}, updates)
         return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)

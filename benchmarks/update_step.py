@@ -45,7 +45,7 @@ PROBLEMS = {
 DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 
 
-def _l2(optimizer):
+def with_traced_decay(optimizer):
     """optax's twin of jaxsched's default ``weight_decay=0.0`` kept as data: the L2
     term with a traced decay (a constant 0.0 would be folded away by XLA)."""
     decay = optax.inject_hyperparams(optax.add_decayed_weights)(weight_decay=0.0)
@@ -64,7 +64,7 @@ OPTIMIZERS = {
         ),
         "defaults": (
             lambda: js.sgd(1e-3, momentum=0.9),
-            lambda: _l2(optax.sgd(1e-3, momentum=0.9)),
+            lambda: with_traced_decay(optax.sgd(1e-3, momentum=0.9)),
         ),
     },
     "adagrad": {
@@ -74,7 +74,7 @@ OPTIMIZERS = {
         ),
         "defaults": (
             lambda: js.adagrad(1e-2, initial_accumulator_value=0.1, eps=0.0),
-            lambda: _l2(optax.adagrad(1e-2, 0.1, eps=0.0)),
+            lambda: with_traced_decay(optax.adagrad(1e-2, 0.1, eps=0.0)),
         ),
     },
     "rmsprop": {
@@ -84,14 +84,17 @@ OPTIMIZERS = {
         ),
         "defaults": (
             lambda: js.rmsprop(1e-3),
-            lambda: _l2(
+            lambda: with_traced_decay(
                 optax.rmsprop(1e-3, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.0)
             ),
         ),
     },
     "adam": {
         "lean": (lambda: js.adam(1e-3, weight_decay=None), lambda: optax.adam(1e-3)),
-        "defaults": (lambda: js.adam(1e-3), lambda: _l2(optax.adam(1e-3))),
+        "defaults": (
+            lambda: js.adam(1e-3),
+            lambda: with_traced_decay(optax.adam(1e-3)),
+        ),
     },
     "adamw": {
         "defaults": (

@@ -1,0 +1,132 @@
+"""What bounds Adam on a 200-leaf tree on a CPU: dispatch, kernels, bytes.
+
+    python benchmarks/update_bounds.py [--rounds 15]
+
+Times the same Adam update (``js.adam(1e-3, weight_decay=None)``, donated) on the
+200-leaf, 4M-parameter tree of ``update_step.py`` four ways, in turns in one
+process, against ``optax.adam``:
+
+- ``per-call``: one jitted step per call (what ``update_step.py`` measures);
+- ``in-loop``: 20 steps inside one jitted ``fori_loop`` (no per-call dispatch of
+  the 1,400 buffers);
+- ``flat state``: the moments kept in two flat buffers (the gradients
+  concatenated, the updates sliced back out), the opt-in the performance issue
+  asked to try;
+- and, in a subprocess, ``per-call`` with XLA's CPU multi-output fusion switched on
+  (``XLA_FLAGS=--xla_backend_extra_options=xla_cpu_use_multi_output_fusion``).
+
+Prints kernels and bytes per parameter from the compiled HLO and ms per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from update_step import PROBLEMS, hlo_stats, jax_runner, make_tree, time_rounds
+
+import jaxsched as js
+
+LOOP_STEPS = 20
+
+
+def flat_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam whose moments are two flat buffers (for this measurement only)."""
+
+    def init(params):
+        n = sum(x.size for x in jax.tree.leaves(params))
+        return jnp.zeros([], jnp.int32), jnp.zeros(n), jnp.zeros(n)
+
+    def update(grads, state, params=None):
+        count, mu, nu = state
+        t = (count + 1).astype(jnp.float32)
+        leaves, treedef = jax.tree.flatten(grads)
+        g = jnp.concatenate([x.ravel() for x in leaves])
+        mu = (1 - b1) * g + b1 * mu
+        nu = (1 - b2) * g * g + b2 * nu
+        u = -learning_rate * (mu / (1 - b1**t)) / (jnp.sqrt(nu / (1 - b2**t)) + eps)
+        ends = np.cumsum([x.size for x in leaves])
+        parts = [
+            u[e - x.size : e].reshape(x.shape)
+            for e, x in zip(ends, leaves, strict=True)
+        ]
+        return treedef.unflatten(parts), (count + 1, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def compiled(optimizer, params, grads, steps=1):
+    def step(params, state, grads):
+        def body(_, carry):
+            params, state = carry
+            updates, state = optimizer.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        return jax.lax.fori_loop(0, steps, body, (params, state))
+
+    state = optimizer.init(params)
+    with jax.numpy_dtype_promotion("standard"):
+        jitted = jax.jit(step, donate_argnums=(0, 1))
+        return jitted.lower(params, state, grads).compile(), state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--only-per-call", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    shapes = PROBLEMS["tree200x20k"]
+    params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
+    n = sum(x.size for x in params)
+    variants = {
+        "optax per-call": (optax.adam(1e-3), 1),
+        "jaxsched per-call": (js.adam(1e-3, weight_decay=None), 1),
+    }
+    if not args.only_per_call:
+        variants |= {
+            "optax in-loop": (optax.adam(1e-3), LOOP_STEPS),
+            "jaxsched in-loop": (js.adam(1e-3, weight_decay=None), LOOP_STEPS),
+            "flat state per-call": (flat_adam(1e-3), 1),
+        }
+    sides, rows = {}, {}
+    for name, (optimizer, steps) in variants.items():
+        program, state = compiled(optimizer, params, grads, steps)
+        kernels, nbytes = hlo_stats(program)
+        run = jax_runner(program, params, state, grads)
+        sides[name] = lambda k, run=run, steps=steps: run(max(k // steps, 1))
+        rows[name] = (kernels, nbytes / n, steps)
+    for run in sides.values():
+        run(LOOP_STEPS)
+    times = time_rounds(sides, LOOP_STEPS, args.rounds)
+    base = times["optax per-call"]
+    for name, (kernels, per_param, steps) in rows.items():
+        ms = 1e3 * float(np.median(times[name]))
+        ratio = float(np.median(times[name] / base))
+        hlo = f"{kernels} | {per_param:.1f}" if steps == 1 else "in a loop | —"
+        print(f"| {name} | {hlo} | {ms:.2f} | {ratio:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    if "--only-per-call" in sys.argv:
+        main()
+        sys.exit()
+    print(f"jax {jax.__version__}; 200 leaves x 20k float32, Adam; ms per step\n")
+    print("| variant | kernels | bytes/param (HLO) | ms/step | / optax per-call |")
+    print("|---|---|---|---|---|")
+    main()
+    flags = "--xla_backend_extra_options=xla_cpu_use_multi_output_fusion"
+    env = os.environ | {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}"}
+    out = subprocess.run(
+        [sys.executable, __file__, "--only-per-call", *sys.argv[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    print(out.replace("per-call |", "per-call, multi-output fusion |"), end="")

@@ -155,12 +155,18 @@ def hlo_stats(compiled):
 
 
 def time_rounds(sides, steps, rounds):
-    """Runs each side ``steps`` times per round, in turns; seconds per step."""
-    times = {name: [] for name in sides}
-    for _ in range(rounds):
-        for name, run in sides.items():
+    """Runs each side ``steps`` times per round, in turns; seconds per step.
+
+    The order rotates every round, so that no side always follows the same one
+    (PyTorch's worker threads keep spinning for a while after its steps, which
+    slows whatever runs next).
+    """
+    names = list(sides)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
-            run(steps)
+            sides[name](steps)
             times[name].append((time.perf_counter() - start) / steps)
     return {name: np.asarray(t) for name, t in times.items()}
 

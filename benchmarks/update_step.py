@@ -2,11 +2,11 @@
 
 For each optimizer, problem and parameter dtype it compiles
 ``jit(update + optax.apply_updates)`` with the parameters and the state donated,
-then times the sides in turns in one process (rounds of ``--steps`` updates each;
-the median over ``--rounds``), so that the ratio is measured under the same
-machine load. It also reads the number of XLA kernels and the bytes accessed from
-the compiled programs, and measures the in-place memory roofline first
-(``roofline.py``).
+then times the two sides in turns in one process (rounds of ``--steps`` updates
+each; the median over ``--rounds``), so that the ratio is measured under the same
+machine load; PyTorch's rounds follow. It also reads the number of XLA kernels
+and the bytes accessed from the compiled programs, and measures the in-place
+memory roofline first (``roofline.py``).
 
     python benchmarks/update_step.py          # everything: about 10 minutes
     python benchmarks/update_step.py --problems leaf16m --optimizers adam --rounds 5
@@ -157,9 +157,7 @@ def hlo_stats(compiled):
 def time_rounds(sides, steps, rounds):
     """Runs each side ``steps`` times per round, in turns; seconds per step.
 
-    The order rotates every round, so that no side always follows the same one
-    (PyTorch's worker threads keep spinning for a while after its steps, which
-    slows whatever runs next).
+    The order rotates every round, so that no side always follows the same one.
     """
     names = list(sides)
     times = {name: [] for name in names}
@@ -266,10 +264,12 @@ def row(pair, torch_sides, params, grads, roofline, args):
         sides[side] = jax_runner(compiled, params, state, grads)
         if side == "jaxsched":
             traffic = minimum_bytes(params, state)
-    sides.update(torch_sides)
-    for run in sides.values():  # warm up
+    for run in (*sides.values(), *torch_sides.values()):  # warm up
         run(2)
+    # PyTorch's rounds come after, not in between: its worker threads keep
+    # spinning for a while after a step and would slow the next side.
     times = time_rounds(sides, args.steps, args.rounds)
+    times |= time_rounds(torch_sides, args.steps, args.rounds)
     med = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
     iqr = {
         k: 1e3 * float(np.subtract(*np.percentile(v, [75, 25])))

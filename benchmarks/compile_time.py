@@ -77,7 +77,7 @@ def main(argv=None):
     )
     print(
         "| optimizer | config | jaxsched trace+lower, compile | "
-        "optax trace+lower, compile | ratio | optax traced (inject) | ratio |\n"
+        "optax trace+lower, compile | ratio | optax traced (inject) total | ratio |\n"
         "|---|---|---|---|---|---|---|"
     )
     for name, configs in OPTIMIZERS.items():

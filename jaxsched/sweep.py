@@ -265,7 +265,9 @@ def sweep(
         per_config = _working_set_per_config(
             train_fn, tuple(combos[0].items()), signature, count, seeds, mesh
         )
-        chunk_size = _chunking.chunk_size(count, shards, per_config)
+        chunk_size = _same_on_every_process(
+            _chunking.chunk_size(count, shards, per_config)
+        )
     chunk_size = math.ceil(chunk_size / shards) * shards
 
     store = None
@@ -323,6 +325,16 @@ def sweep(
         "working_set_per_config": per_config,
     }
     return SweepResult(hp, metrics, diverged, stats)
+
+
+def _same_on_every_process(value: int) -> int:
+    """Process 0's ``value`` on every process: the processes of one sweep must run
+    the same chunks, even on hosts whose caches differ."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
 
 
 def _seed_keys(seeds: int) -> jax.Array:
@@ -431,8 +443,10 @@ class _ChunkStore:
     @classmethod
     def chunk_size_in(cls, directory) -> int | None:
         """The chunk size a checkpointed sweep started with, if there is one."""
-        manifest = pathlib.Path(directory or "", cls.MANIFEST)
-        if directory is None or not manifest.exists():
+        if directory is None:
+            return None
+        manifest = pathlib.Path(directory) / cls.MANIFEST
+        if not manifest.exists():
             return None
         return json.loads(manifest.read_text()).get("chunk_size")
 

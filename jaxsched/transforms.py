@@ -128,13 +128,13 @@ def scale_by_momentum(
         trace = zeros_like_params(params, _dtype(hparams))
         return ScaleByMomentumState(zero_count(), trace, fresh(hparams))
 
+    @jax.jit
+    def rule(g, trace, *, momentum, decay, gain):
+        b = decay * trace + gain * g
+        return (g + momentum * b if nesterov else b), {"trace": b}
+
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-
-        def rule(g, trace, *, momentum, decay, gain):
-            b = decay * trace + gain * g
-            return (g + momentum * b if nesterov else b), {"trace": b}
-
         hp = values_at(state.hparams, state.count)
         # torch's first step b_1 = g_1 as scalars (the buffer starts at zero):
         # one rule, no per-element select.
@@ -217,6 +217,7 @@ def scale_by_adagrad(
         sums = zeros_like_params(params, _dtype(hparams))
         return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
+    @jax.jit
     def rule(g, sum_of_squares, *, initial_accumulator_value, eps, decayed):
         s = sum_of_squares + g * g
         u = (decayed * g) / (_sqrt(initial_accumulator_value + s) + eps)
@@ -318,6 +319,7 @@ def scale_by_rmsprop(
             zero_count(), zeros(), zeros(centered), zeros(with_momentum), fresh(hparams)
         )
 
+    @jax.jit
     def rule(g, nu, mu=None, trace=None, *, decay, one_minus_decay, eps, momentum=None):
         v = decay * nu + one_minus_decay * g * g
         new = {"nu": v}
@@ -426,6 +428,7 @@ def scale_by_adam(
             fresh(hparams),
         )
 
+    @jax.jit
     def rule(
         g,
         mu,
@@ -515,14 +518,14 @@ def add_weight_decay(
         del params
         return AddWeightDecayState(zero_count(), fresh(hparams))
 
+    @jax.jit
+    def rule(g, params, *, weight_decay):
+        return g + weight_decay * params, {}
+
     def update(updates, state, params=None, **extra_args):
         del extra_args
         if params is None:
             raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
-
-        def rule(g, params, *, weight_decay):
-            return g + weight_decay * params, {}
-
         hp = values_at(state.hparams, state.count)
         updates, _ = per_leaf(rule, hp, updates, params=params)
         return updates, state._replace(count=increment(state.count))
@@ -573,12 +576,12 @@ def scale_by_learning_rate(
         del params
         return ScaleByLearningRateState(zero_count(), fresh(hparams))
 
+    @jax.jit
+    def rule(g, *, minus_learning_rate):
+        return minus_learning_rate * g, {}
+
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-
-        def rule(g, *, minus_learning_rate):
-            return minus_learning_rate * g, {}
-
         minus_lr = -values_at(state.hparams, state.count)["learning_rate"]
         updates, _ = per_leaf(rule, {"minus_learning_rate": minus_lr}, updates)
         return updates, state._replace(count=increment(state.count))

@@ -12,6 +12,7 @@ picks 64, the fastest size measured), half the device memory on an accelerator.
 
 from __future__ import annotations
 
+import functools
 import math
 import pathlib
 from collections.abc import Callable
@@ -84,6 +85,7 @@ def memory_budget(device: jax.Device) -> int | None:
     return limit // 2 if limit else None
 
 
+@functools.cache
 def last_level_cache(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
     """Size in bytes of the largest data or unified cache of CPU 0 (Linux sysfs);
     None elsewhere."""

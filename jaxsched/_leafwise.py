@@ -54,9 +54,9 @@ def per_leaf(
     (float32 for a bf16 gradient); the update goes back to the gradient's dtype
     and each new buffer to its old dtype. Writing the rule for one leaf reads
     like its equations and lets XLA fuse each leaf's reads and writes. Pass a
-    jitted rule, jitted once when the transformation is built: it is then traced
-    once per leaf shape and dtype (a 200-leaf model of one shape traces it once),
-    which keeps large models quick to compile and eager updates quick to run.
+    module-level jitted rule: it is then traced once per leaf shape and dtype for
+    every instance of the transformation (a 200-leaf model of one shape traces
+    it once), which keeps large models quick to compile and eager updates quick.
 
     Returns:
       The tree of updates, and a dict of the new buffer trees by name.

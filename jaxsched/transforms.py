@@ -21,6 +21,7 @@ lives only in :func:`scale_by_learning_rate`.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -63,6 +64,17 @@ class ScaleByMomentumState(NamedTuple):
     count: jax.Array
     trace: optax.Updates
     hparams: dict[str, Hyperparam]
+
+
+# The per-leaf rules (see ``per_leaf``) are module-level jitted functions, so that
+# every instance of a transformation shares one trace per leaf shape and dtype;
+# which buffers are present (None or not) selects their optional terms.
+
+
+@functools.partial(jax.jit, static_argnames="nesterov")
+def _momentum_rule(g, trace, *, momentum, decay, gain, nesterov):
+    b = decay * trace + gain * g
+    return (g + momentum * b if nesterov else b), {"trace": b}
 
 
 def scale_by_momentum(
@@ -128,10 +140,7 @@ def scale_by_momentum(
         trace = zeros_like_params(params, _dtype(hparams))
         return ScaleByMomentumState(zero_count(), trace, fresh(hparams))
 
-    @jax.jit
-    def rule(g, trace, *, momentum, decay, gain):
-        b = decay * trace + gain * g
-        return (g + momentum * b if nesterov else b), {"trace": b}
+    rule = functools.partial(_momentum_rule, nesterov=nesterov)
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -157,6 +166,13 @@ class ScaleByAdagradState(NamedTuple):
     count: jax.Array
     sum_of_squares: optax.Updates
     hparams: dict[str, Hyperparam]
+
+
+@jax.jit
+def _adagrad_rule(g, sum_of_squares, *, initial_accumulator_value, eps, decayed):
+    s = sum_of_squares + g * g
+    u = (decayed * g) / (_sqrt(initial_accumulator_value + s) + eps)
+    return u, {"sum_of_squares": s}
 
 
 def scale_by_adagrad(
@@ -217,19 +233,13 @@ def scale_by_adagrad(
         sums = zeros_like_params(params, _dtype(hparams))
         return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
-    @jax.jit
-    def rule(g, sum_of_squares, *, initial_accumulator_value, eps, decayed):
-        s = sum_of_squares + g * g
-        u = (decayed * g) / (_sqrt(initial_accumulator_value + s) + eps)
-        return u, {"sum_of_squares": s}
-
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
         lr_decay = hp.pop("lr_decay")
         decayed = 1 / (1 + state.count.astype(lr_decay.dtype) * lr_decay)  # t - 1
         updates, buffers = per_leaf(
-            rule,
+            _adagrad_rule,
             hp | {"decayed": decayed},
             updates,
             sum_of_squares=state.sum_of_squares,
@@ -247,6 +257,24 @@ class ScaleByRmspropState(NamedTuple):
     mu: optax.Updates | None
     trace: optax.Updates | None
     hparams: dict[str, Hyperparam]
+
+
+@jax.jit
+def _rmsprop_rule(
+    g, nu, mu=None, trace=None, *, decay, one_minus_decay, eps, momentum=None
+):
+    """``mu`` (the mean gradient) only when centered, ``trace`` and ``momentum``
+    only with momentum."""
+    v = decay * nu + one_minus_decay * g * g
+    new = {"nu": v}
+    if mu is not None:
+        new["mu"] = g_avg = decay * mu + one_minus_decay * g
+        v = v - g_avg * g_avg
+        v = jnp.where(v > 0, v, 0)  # not below 0 (or NaN) by rounding
+    u = g / (_sqrt(v) + eps)
+    if trace is not None:
+        new["trace"] = u = momentum * trace + u
+    return u, new
 
 
 def scale_by_rmsprop(
@@ -319,25 +347,17 @@ def scale_by_rmsprop(
             zero_count(), zeros(), zeros(centered), zeros(with_momentum), fresh(hparams)
         )
 
-    @jax.jit
-    def rule(g, nu, mu=None, trace=None, *, decay, one_minus_decay, eps, momentum=None):
-        v = decay * nu + one_minus_decay * g * g
-        new = {"nu": v}
-        if centered:
-            new["mu"] = g_avg = decay * mu + one_minus_decay * g
-            v = v - g_avg * g_avg
-            v = jnp.where(v > 0, v, 0)  # not below 0 (or NaN) by rounding
-        u = g / (_sqrt(v) + eps)
-        if with_momentum:
-            new["trace"] = u = momentum * trace + u
-        return u, new
-
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
         scalars = hp | {"one_minus_decay": 1 - hp["decay"]}  # once, not per leaf
         updates, buffers = per_leaf(
-            rule, scalars, updates, nu=state.nu, mu=state.mu, trace=state.trace
+            _rmsprop_rule,
+            scalars,
+            updates,
+            nu=state.nu,
+            mu=state.mu,
+            trace=state.trace,
         )
         return updates, state._replace(count=increment(state.count), **buffers)
 
@@ -363,6 +383,30 @@ class ScaleByAdamState(NamedTuple):
     nu: optax.Updates
     nu_max: optax.Updates | None
     hparams: dict[str, Hyperparam]
+
+
+@jax.jit
+def _adam_rule(
+    g,
+    mu,
+    nu,
+    nu_max=None,
+    *,
+    b1,
+    b2,
+    eps,
+    one_minus_b1,
+    one_minus_b2,
+    correction1,
+    correction2,
+):
+    """``nu_max`` (the running maximum of ``nu``) only with AMSGrad."""
+    m = one_minus_b1 * g + b1 * mu
+    v = one_minus_b2 * g * g + b2 * nu
+    amsgrad = nu_max is not None
+    v_hat = jnp.maximum(nu_max, v) if amsgrad else v
+    u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
+    return u, {"mu": m, "nu": v} | ({"nu_max": v_hat} if amsgrad else {})
 
 
 def scale_by_adam(
@@ -428,27 +472,6 @@ def scale_by_adam(
             fresh(hparams),
         )
 
-    @jax.jit
-    def rule(
-        g,
-        mu,
-        nu,
-        nu_max=None,
-        *,
-        b1,
-        b2,
-        eps,
-        one_minus_b1,
-        one_minus_b2,
-        correction1,
-        correction2,
-    ):
-        m = one_minus_b1 * g + b1 * mu
-        v = one_minus_b2 * g * g + b2 * nu
-        v_hat = jnp.maximum(nu_max, v) if amsgrad else v
-        u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
-        return u, {"mu": m, "nu": v} | ({"nu_max": v_hat} if amsgrad else {})
-
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         t = increment(state.count)
@@ -460,7 +483,7 @@ def scale_by_adam(
             "correction2": _one_minus_power(hp["b2"], t),
         }
         updates, buffers = per_leaf(
-            rule,
+            _adam_rule,
             hp | derived,
             updates,
             mu=state.mu,
@@ -477,6 +500,11 @@ class AddWeightDecayState(NamedTuple):
 
     count: jax.Array
     hparams: dict[str, Hyperparam]
+
+
+@jax.jit
+def _weight_decay_rule(g, params, *, weight_decay):
+    return g + weight_decay * params, {}
 
 
 def add_weight_decay(
@@ -518,16 +546,12 @@ def add_weight_decay(
         del params
         return AddWeightDecayState(zero_count(), fresh(hparams))
 
-    @jax.jit
-    def rule(g, params, *, weight_decay):
-        return g + weight_decay * params, {}
-
     def update(updates, state, params=None, **extra_args):
         del extra_args
         if params is None:
             raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
         hp = values_at(state.hparams, state.count)
-        updates, _ = per_leaf(rule, hp, updates, params=params)
+        updates, _ = per_leaf(_weight_decay_rule, hp, updates, params=params)
         return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)
@@ -538,6 +562,11 @@ class ScaleByLearningRateState(NamedTuple):
 
     count: jax.Array
     hparams: dict[str, Hyperparam]
+
+
+@jax.jit
+def _learning_rate_rule(g, *, minus_learning_rate):
+    return minus_learning_rate * g, {}
 
 
 def scale_by_learning_rate(
@@ -576,14 +605,12 @@ def scale_by_learning_rate(
         del params
         return ScaleByLearningRateState(zero_count(), fresh(hparams))
 
-    @jax.jit
-    def rule(g, *, minus_learning_rate):
-        return minus_learning_rate * g, {}
-
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         minus_lr = -values_at(state.hparams, state.count)["learning_rate"]
-        updates, _ = per_leaf(rule, {"minus_learning_rate": minus_lr}, updates)
+        updates, _ = per_leaf(
+            _learning_rate_rule, {"minus_learning_rate": minus_lr}, updates
+        )
         return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)

@@ -58,22 +58,32 @@ def load(val_fraction: float = 0.2, seed: int = 0) -> Digits:
 
 
 def init_mlp(key: jax.Array, sizes: tuple[int, ...] = (64, 128, 10)) -> Params:
-    """He-initialised dense layers ``w0, b0, w1, b1, ...``."""
+    """He-initialised dense layers ``w0, b0, w1, b1, ...``; weights are stored
+    (out, in), as in ``torch.nn.Linear``."""
     params = {}
     keys = jax.random.split(key, len(sizes) - 1)
     for i, (k, n_in, n_out) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True)):
-        params[f"w{i}"] = jax.random.normal(k, (n_in, n_out)) * jnp.sqrt(2.0 / n_in)
+        params[f"w{i}"] = jax.random.normal(k, (n_out, n_in)) * jnp.sqrt(2.0 / n_in)
         params[f"b{i}"] = jnp.zeros(n_out)
     return params
 
 
 def logits(params: Params, x: jax.Array) -> jax.Array:
+    """Class scores ``[batch, classes]`` of the MLP.
+
+    Activations are kept feature-major (``W @ H``, with ``H`` of shape
+    ``[features, batch]``): when a sweep vmaps configurations that share a
+    minibatch, the first layer is then a single matmul over all configurations,
+    and its weight gradient comes out in the weights' own layout (no transpose
+    per step).
+    """
     layers = len(params) // 2
+    h = x.T
     for i in range(layers):
-        x = x @ params[f"w{i}"] + params[f"b{i}"]
+        h = params[f"w{i}"] @ h + params[f"b{i}"][:, None]
         if i < layers - 1:
-            x = jax.nn.relu(x)
-    return x
+            h = jax.nn.relu(h)
+    return h.T
 
 
 def loss(params: Params, batch: tuple[jax.Array, jax.Array]) -> jax.Array:

@@ -72,8 +72,8 @@ class ScaleByMomentumState(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames="nesterov")
-def _momentum_rule(g, trace, *, momentum, decay, gain, nesterov):
-    b = decay * trace + gain * g
+def _momentum_rule(g, trace, *, momentum, gain, nesterov):
+    b = momentum * trace + gain * g
     return (g + momentum * b if nesterov else b), {"trace": b}
 
 
@@ -145,14 +145,12 @@ def scale_by_momentum(
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
-        # torch's first step b_1 = g_1 as scalars (the buffer starts at zero):
-        # one rule, no per-element select.
+        # torch's first step b_1 = g_1: the buffer starts at zero, so only the
+        # gradient's factor changes (a scalar, no per-element select).
         first = (state.count == 0) & (not zero_init)
-        momentum, dampening = hp["momentum"], hp["dampening"]
         scalars = {
-            "momentum": momentum,
-            "decay": jnp.where(first, 0, momentum),
-            "gain": jnp.where(first, 1, 1 - dampening),
+            "momentum": hp["momentum"],
+            "gain": jnp.where(first, 1, 1 - hp["dampening"]),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
         return updates, state._replace(count=increment(state.count), **buffers)

@@ -110,15 +110,15 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def require_positive(**values: Any) -> None:
-    """Checks that every named value is > 0 (step counts, rates, factors)."""
+    """Checks that every named value is finite and > 0 (step counts, rates)."""
     for name, value in values.items():
-        check(name, value, lambda v: v > 0, "> 0")
+        check(name, value, lambda v: (v > 0) & np.isfinite(v), "> 0 and finite")
 
 
 def require_non_negative(**values: Any) -> None:
-    """Checks that every named value is >= 0 (learning rates, offsets)."""
+    """Checks that every named value is finite and >= 0 (learning rates, offsets)."""
     for name, value in values.items():
-        check(name, value, lambda v: v >= 0, ">= 0")
+        check(name, value, lambda v: (v >= 0) & np.isfinite(v), ">= 0 and finite")
 
 
 def require_unit_interval(**values: Any) -> None:

@@ -28,7 +28,7 @@ HyperparamLike = ArrayLike | Schedule | Callable[[jax.Array], ArrayLike]
 
 #: The allowed range of every numeric hyperparameter, checked on concrete values.
 RANGES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
-    name: (lambda v: v >= 0, ">= 0")
+    name: (lambda v: (v >= 0) & np.isfinite(v), ">= 0 and finite")
     for name in (
         "learning_rate",
         "eps",

@@ -232,6 +232,7 @@ def lr_find(
     else:
         check("start_lr", start_lr, lambda v: v >= 0, ">= 0")
     check_less("start_lr", start_lr, "end_lr", end_lr)
+    check("end_lr", end_lr, np.isfinite, "finite")
     check("smooth", smooth, lambda v: (v > 0) & (v <= 1), "in (0, 1]")
     check("diverge_threshold", diverge_threshold, lambda v: v > 1, "> 1")
     sizes = {jnp.shape(x)[0] for x in jax.tree.leaves(data)}

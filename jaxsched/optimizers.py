@@ -75,7 +75,8 @@ def sgd(
     Args:
       learning_rate: :math:`\eta`, >= 0.
       momentum: :math:`\mu`, in [0, 1); ``None``: plain SGD, no buffer.
-      dampening: :math:`\tau`, in [0, 1).
+      dampening: :math:`\tau`, in [0, 1); no effect while the momentum is 0
+        (as torch).
       weight_decay: :math:`\lambda`, >= 0 (an L2 term in the gradient);
         ``None``: no term.
       nesterov: static; Nesterov momentum (needs ``momentum > 0``,

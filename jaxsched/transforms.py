@@ -99,15 +99,17 @@ def scale_by_momentum(
     (``optax.ema(β, debias=False)``), which differs from torch's buffer by
     :math:`β^t g_1`.
 
-    A momentum of 0 keeps its buffer (equal to :math:`g_t`), so that ``momentum``
-    can be traced and swept through 0.
+    A momentum of 0 keeps its buffer, equal to :math:`g_t` (torch then skips its
+    buffer, dampening included), so that ``momentum`` can be traced and swept
+    through 0.
 
     Reproduce: torch ``SGD(momentum=μ, dampening=τ, nesterov=...)`` without its
     learning rate; ``optax.trace(decay=μ, nesterov=...)`` when :math:`\tau = 0`.
 
     Args:
       momentum: :math:`\mu`, in [0, 1).
-      dampening: :math:`\tau`, in [0, 1).
+      dampening: :math:`\tau`, in [0, 1); no effect while the momentum is 0
+        (as torch).
       nesterov: static; Nesterov's lookahead (needs ``momentum > 0`` and
         ``dampening = 0``, as in torch).
       zero_init: static; start the buffer at zero (the EMA form).
@@ -146,11 +148,13 @@ def scale_by_momentum(
         del params, extra_args
         hp = values_at(state.hparams, state.count)
         # torch's first step b_1 = g_1: the buffer starts at zero, so only the
-        # gradient's factor changes (a scalar, no per-element select).
-        first = (state.count == 0) & (not zero_init)
+        # gradient's factor changes (a scalar, no per-element select). torch
+        # also skips its buffer when momentum is 0, dampening included.
+        momentum = hp["momentum"]
+        undamped = (state.count == 0) | (momentum == 0)
         scalars = {
-            "momentum": hp["momentum"],
-            "gain": jnp.where(first, 1, 1 - hp["dampening"]),
+            "momentum": momentum,
+            "gain": jnp.where(undamped & (not zero_init), 1, 1 - hp["dampening"]),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
         return updates, state._replace(count=increment(state.count), **buffers)

@@ -212,6 +212,7 @@ def test_lr_find_works_with_optax_optimizers():
         (dict(start_lr=10.0, end_lr=1.0), "start_lr"),
         (dict(start_lr=0.0), "start_lr"),
         (dict(start_lr=-1e-3, mode="linear"), "start_lr"),
+        (dict(end_lr=float("inf")), "end_lr"),
         (dict(num_steps=1), "num_steps"),
         (dict(num_steps=10.5), "num_steps"),
         (dict(smooth=0.0), "smooth"),

@@ -117,3 +117,23 @@ def test_ema_momentum_is_zero_init_momentum_with_dampening_beta():
             torch_buf, state = torch_form.update(grad, state)
             ema_buf, ema_state = ema_form.update(grad, ema_state)
             np.testing.assert_allclose(torch_buf - ema_buf, beta**t * g1, atol=1e-14)
+
+
+def test_momentum_zero_ignores_dampening_as_torch():
+    # torch's SGD skips its buffer when momentum == 0 (`if momentum != 0:`), so
+    # dampening changes nothing: SGD(lr=0.1, momentum=0, dampening=0.5) on w**2 / 2
+    # from w = 1 gives 0.9, 0.81, 0.729. Also with momentum traced through 0.
+    def trajectory(momentum):
+        optimizer = js.sgd(0.1, momentum=momentum, dampening=0.5)
+        w = jnp.ones(1)
+        state, path = optimizer.init(w), []
+        for _ in range(3):
+            updates, state = optimizer.update(w, state, w)
+            w = optax.apply_updates(w, updates)
+            path.append(w[0])
+        return jnp.stack(path)
+
+    np.testing.assert_allclose(trajectory(0.0), [0.9, 0.81, 0.729], rtol=1e-6)
+    swept = jax.vmap(trajectory)(jnp.asarray([0.0, 0.5]))
+    np.testing.assert_allclose(swept[0], [0.9, 0.81, 0.729], rtol=1e-6)
+    np.testing.assert_allclose(swept[1], trajectory(0.5), rtol=1e-6)

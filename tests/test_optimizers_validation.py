@@ -21,6 +21,8 @@ INVALID = [
         "dampening",
     ),
     (js.sgd, dict(learning_rate=float("nan")), "learning_rate"),
+    (js.sgd, dict(learning_rate=float("inf")), "learning_rate"),
+    (js.adam, dict(eps=float("inf")), "eps"),
     (js.sgd, dict(learning_rate=np.array([0.1, -0.1])), "learning_rate"),
     (js.adagrad, dict(learning_rate=-1.0), "learning_rate"),
     (js.adagrad, dict(lr_decay=-0.1), "lr_decay"),

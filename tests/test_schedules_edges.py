@@ -136,3 +136,48 @@ def test_sgdr_huge_t_mult_restarts_exactly_at_cycle_starts():
         rtol=1e-5,
         atol=1e-7,
     )
+
+
+STAIRCASES = {
+    "step_decay": (
+        lambda d: S.step_decay(0.1, step_size=d, gamma=0.5),
+        lambda q: 0.1 * 0.5**q,
+    ),
+    "exponential_decay": (
+        lambda d: S.exponential_decay(0.1, 0.5, decay_steps=d, staircase=True),
+        lambda q: 0.1 * 0.5**q,
+    ),
+    "inverse_time_decay": (
+        lambda d: S.inverse_time_decay(0.1, 0.5, decay_steps=d, staircase=True),
+        lambda q: 0.1 / (1 + 0.5 * q),
+    ),
+    "sgdr": (lambda d: S.sgdr(0.1, t_0=d), lambda q: 0.1 + 0 * q),
+    "cosine_warmup_restarts": (
+        lambda d: S.cosine_warmup_restarts(d, max_lr=0.1, min_lr=0.0, gamma=0.5),
+        lambda q: 0.1 * 0.5**q,
+    ),
+}
+
+
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("name", sorted(STAIRCASES))
+def test_staircases_step_exactly_at_multiples_of_their_length(name, x64):
+    # XLA may divide by a shared divisor through its reciprocal: 49 / 49 can come
+    # out as 0.99999...; the floor must still see 1 (torch's StepLR uses k // d).
+    make, value_at_multiple = STAIRCASES[name]
+    q = np.arange(5)
+    with jax.enable_x64(x64):
+        jitted = jax.jit(lambda schedule, steps: schedule(steps))  # one compile
+        for d in range(1, 301):
+            values = jitted(make(d), jnp.asarray(q * d))
+            np.testing.assert_allclose(
+                values, value_at_multiple(q), rtol=1e-6, err_msg=f"{d=}"
+            )
+
+
+def test_step_decay_on_an_array_of_steps_steps_at_49_as_torch():
+    # torch StepLR(step_size=49, gamma=0.5) from 0.1: 0.05 at step 49, 0.025 at 98.
+    values = S.step_decay(0.1, step_size=49, gamma=0.5)(jnp.arange(100))
+    np.testing.assert_allclose(
+        np.asarray(values)[[48, 49, 97, 98]], [0.1, 0.05, 0.05, 0.025]
+    )

@@ -17,6 +17,19 @@ def safe_div(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
     return jnp.where(is_zero, 0.0, numerator / jnp.where(is_zero, 1.0, denominator))
 
 
+def floor_div(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    r""":math:`\lfloor n / d \rfloor` for :math:`d > 0`, exact at multiples of ``d``.
+
+    XLA may divide by a shared divisor through its reciprocal, one ulp low
+    (``49 / 49 = 0.99999...``), so a plain floor would put a staircase's step one
+    step late. The quotient is corrected so that :math:`q d \le n < (q + 1) d`,
+    as torch's ``k // step_size``.
+    """
+    q = jnp.floor(numerator / denominator)
+    q = jnp.where(q * denominator > numerator, q - 1, q)
+    return jnp.where((q + 1) * denominator <= numerator, q + 1, q)
+
+
 def cosine_anneal(start: jax.Array, end: jax.Array, progress: jax.Array) -> jax.Array:
     r"""Half a cosine from ``start`` (progress 0) to ``end`` (progress 1).
 

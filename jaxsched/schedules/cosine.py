@@ -16,7 +16,12 @@ from jaxsched._checks import (
     require_positive,
 )
 from jaxsched.schedules._core import Schedule, build
-from jaxsched.schedules._math import cosine_anneal, linear_anneal, safe_div
+from jaxsched.schedules._math import (
+    cosine_anneal,
+    floor_div,
+    linear_anneal,
+    safe_div,
+)
 
 
 def cosine_decay(
@@ -193,7 +198,7 @@ def restart_cycle(
         run = running(carry)
         successor = next_length(length)
         steady = successor == length
-        skipped = jnp.where(steady, jnp.floor((step - start) / length), 1)
+        skipped = jnp.where(steady, floor_div(step - start, length), 1)
         return (
             jnp.where(run, cycle + skipped, cycle),
             jnp.where(run, start + skipped * length, start),

@@ -15,7 +15,12 @@ from jaxsched._checks import (
     require_positive,
 )
 from jaxsched.schedules._core import Schedule, build
-from jaxsched.schedules._math import cosine_anneal, linear_anneal, safe_div
+from jaxsched.schedules._math import (
+    cosine_anneal,
+    floor_div,
+    linear_anneal,
+    safe_div,
+)
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
@@ -114,7 +119,7 @@ def _cyclic(
     scale_mode,
 ):
     total = step_size_up + step_size_down
-    cycle = jnp.floor(step / total) + 1
+    cycle = floor_div(step, total) + 1
     t = step - (cycle - 1) * total  # step within the cycle, exact in floats
     height = jnp.where(
         t <= step_size_up, t / step_size_up, (total - t) / step_size_down

@@ -20,6 +20,7 @@ from jaxsched._checks import (
     require_positive,
 )
 from jaxsched.schedules._core import Schedule, build
+from jaxsched.schedules._math import floor_div
 
 
 def constant(value: ArrayLike, *, hparam_dtype: DTypeLike | None = None) -> Schedule:
@@ -202,7 +203,7 @@ def step_decay(
 
 
 def _step_decay(step, *, init_value, step_size, gamma):
-    return init_value * gamma ** jnp.floor(step / step_size)
+    return init_value * gamma ** floor_div(step, step_size)
 
 
 def multistep_decay(
@@ -305,8 +306,8 @@ def exponential_decay(
 
 
 def _exponential_decay(step, *, init_value, gamma, decay_steps, staircase):
-    p = step / decay_steps
-    return init_value * gamma ** (jnp.floor(p) if staircase else p)
+    p = floor_div(step, decay_steps) if staircase else step / decay_steps
+    return init_value * gamma**p
 
 
 def inverse_time_decay(
@@ -355,8 +356,8 @@ def inverse_time_decay(
 
 
 def _inverse_time_decay(step, *, init_value, decay_rate, decay_steps, staircase):
-    p = step / decay_steps
-    return init_value / (1 + decay_rate * (jnp.floor(p) if staircase else p))
+    p = floor_div(step, decay_steps) if staircase else step / decay_steps
+    return init_value / (1 + decay_rate * p)
 
 
 def lr_range(

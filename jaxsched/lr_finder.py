@@ -10,9 +10,19 @@ and are not computed from diverged parameters. The rules are torch-lr-finder's:
    \eta_i = \eta_0 (\eta_1 / \eta_0)^{i / (N - 1)}, \qquad
    \bar\ell_0 = \ell_0, \quad \bar\ell_i = f \ell_i + (1 - f) \bar\ell_{i-1}
 
+with :math:`\bar\ell_i = \ell_i` when :math:`f = 1` (no smoothing). The best loss is
+:math:`\bar\ell_0`, replaced by each smoothed loss below it, and step :math:`i`
+stops the test when :math:`\bar\ell_i > \text{threshold} \cdot \text{best}`.
+NaN losses follow from these rules, as in torch-lr-finder: a NaN never replaces the
+best loss and never stops the test. With :math:`f < 1` every smoothed loss after a
+NaN is NaN, so the test runs to the end; with :math:`f = 1` the NaN is recorded and
+the later steps are compared with the best finite loss; a NaN first loss is the
+best loss for good and the test runs to the end.
+
 The suggestions are computed on the host from the recorded curve: torch-lr-finder's
 steepest descent of the smoothed loss, and fastai's ``valley``, ``slide``,
-``minimum`` (a tenth of the lr at the minimum) and ``steep``.
+``minimum`` (a tenth of the lr at the minimum) and ``steep`` on fastai's window of
+the curve, cut at its first NaN.
 """
 
 from __future__ import annotations
@@ -30,12 +40,14 @@ import optax
 from jaxsched._checks import check, check_choice, check_less
 from jaxsched.optimizers import sgd
 from jaxsched.schedules import lr_range
+from jaxsched.schedules._core import float_dtype
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LRFinderResult:
-    """The recorded range test: arrays of length ``num_steps`` (NaN after the stop).
+    """The recorded range test: arrays of length ``num_steps`` (NaN after the stop),
+    in JAX's default float type (float64 when x64 is enabled).
 
     With ``jax.vmap`` over keys every field gets a leading seed axis, and the
     suggestions are computed per seed.
@@ -76,7 +88,8 @@ class LRFinderResult:
     @property
     def suggestions(self) -> dict[str, float | np.ndarray]:
         """``steepest`` (torch-lr-finder) and fastai's ``valley``, ``slide``,
-        ``minimum`` and ``steep``, on fastai's window of the curve."""
+        ``minimum`` and ``steep``, on fastai's window of the curve (steps
+        ``num_steps // 10`` to 5 before the last run, up to the first NaN)."""
         num_steps = np.shape(self.lrs)[-1]
 
         def fastai(rule):
@@ -109,13 +122,15 @@ def steepest(
 
 
 def _fastai_window(lrs, losses, num_steps):
-    return lrs[num_steps // 10 : -5], losses[num_steps // 10 : -5]
+    lrs, losses = lrs[num_steps // 10 : -5], losses[num_steps // 10 : -5]
+    end = np.argmax(np.isnan(losses)) if np.isnan(losses).any() else len(losses)
+    return lrs[:end], losses[:end]
 
 
 def valley(lrs: np.ndarray, losses: np.ndarray) -> float:
     """fastai: two thirds down the longest decreasing run of the loss."""
     n = len(losses)
-    if n < 2:
+    if n == 0:
         return float("nan")
     longest = [1] * n
     max_start = max_end = 0
@@ -183,24 +198,28 @@ def lr_find(
     Args:
       loss_fn: ``loss_fn(params, batch) -> scalar``.
       params: the initial parameters (not modified).
-      data: a pytree of arrays with a leading example axis.
+      data: a pytree of at least one array, every leaf with the same leading
+        example axis.
       optimizer: a factory ``learning_rate -> GradientTransformation``
         (``js.sgd``, ``functools.partial(js.sgd, momentum=0.9)``, ``optax.adam``...).
-      start_lr: first learning rate, > 0 in exp mode.
-      end_lr: last learning rate, > ``start_lr``.
+      start_lr: first learning rate, a scalar > 0 in exp mode.
+      end_lr: last learning rate, a scalar > ``start_lr``.
       num_steps: the number of updates, an int >= 2 (static).
       mode: static; ``"exp"`` (geometric ramp) or ``"linear"``.
-      batch_size: examples per step, drawn with ``key``; None: the full data.
-      smooth: weight of the new loss in the smoothed loss, in (0, 1] (1: none).
+      batch_size: examples per step, an int, drawn with ``key``; None: the full
+        data.
+      smooth: weight of the new loss in the smoothed loss, a scalar in (0, 1]
+        (1: none, the smoothed loss is the loss).
       diverge_threshold: stop when the smoothed loss exceeds this times the best,
-        > 1.
+        a scalar > 1 (NaN losses: see the module docstring).
       key: PRNG key for the minibatches (default ``jax.random.key(0)``); vmap
         over keys for one curve per seed.
       progress: static; a tqdm bar advanced from inside the compiled loop (a host
         callback per step).
 
     Returns:
-      An :class:`LRFinderResult`.
+      An :class:`LRFinderResult` in JAX's default float type; ``stop_step`` is the
+      last step run, whatever the losses (NaN included).
 
     The seed recipe (start at 1e-5, multiply by :math:`(1/10^{-5})^{1/100}` each
     step, stop when the loss exceeds 4x the best or the rate passes 1) is
@@ -223,10 +242,22 @@ def lr_find(
       <https://arxiv.org/abs/1506.01186>`_, 2015 (section 3.3).
     """
     check_choice("mode", mode, ("exp", "linear"))
-    if not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
+    if not _is_int(num_steps) or num_steps < 2:
         raise ValueError(
             f"`num_steps={num_steps!r}` must be an int >= 2 (it is static)."
         )
+    hparams = dict(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        smooth=smooth,
+        diverge_threshold=diverge_threshold,
+    )
+    for name, value in hparams.items():
+        if np.ndim(value) != 0:
+            raise ValueError(
+                f"`{name}` must be a scalar, got shape {np.shape(value)}: call "
+                "`lr_find` once per value, or `jax.vmap` over a function that does."
+            )
     if mode == "exp":
         check("start_lr", start_lr, lambda v: v > 0, "> 0 in exp mode")
     else:
@@ -235,14 +266,27 @@ def lr_find(
     check("end_lr", end_lr, np.isfinite, "finite")
     check("smooth", smooth, lambda v: (v > 0) & (v <= 1), "in (0, 1]")
     check("diverge_threshold", diverge_threshold, lambda v: v > 1, "> 1")
-    sizes = {jnp.shape(x)[0] for x in jax.tree.leaves(data)}
+    leaves = jax.tree.leaves(data)
+    if not leaves:
+        raise ValueError(
+            "`data` holds no arrays: it must be a pytree of at least one array with "
+            "a leading example axis, e.g. `(x, y)`."
+        )
+    if any(np.ndim(x) == 0 for x in leaves):
+        raise ValueError(
+            "`data` leaves must have a leading example axis, got a scalar: close "
+            "over values shared by all examples in `loss_fn` instead."
+        )
+    sizes = {np.shape(x)[0] for x in leaves}
     if len(sizes) != 1:
         raise ValueError(f"`data` leaves must share their leading axis, got {sizes}.")
     (num_examples,) = sizes
-    if batch_size is not None and not 0 < batch_size <= num_examples:
+    if batch_size is not None and not (
+        _is_int(batch_size) and 0 < batch_size <= num_examples
+    ):
         raise ValueError(
-            f"`batch_size={batch_size}` is out of range: it must be in "
-            f"[1, {num_examples}] (the number of examples in `data`)."
+            f"`batch_size={batch_size!r}` must be an int in [1, {num_examples}] (the "
+            "number of examples in `data`), or None for the full data."
         )
     loss_shape = jax.eval_shape(
         loss_fn, params, jax.tree.map(lambda x: x[:1], data)
@@ -253,15 +297,18 @@ def lr_find(
             "reduce it (e.g. with jnp.mean)."
         )
     key = jax.random.key(0) if key is None else key
-    hparams = [
-        jnp.asarray(v, jnp.float32)
-        for v in (start_lr, end_lr, smooth, diverge_threshold)
-    ]
+    dtype = float_dtype()
+    hparams = [jnp.asarray(v, dtype) for v in hparams.values()]
     run = _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress)
     if not progress:
         return run(params, data, key, *hparams)
     with _progress_bar(num_steps):
         return run(params, data, key, *hparams)
+
+
+def _is_int(value: Any) -> bool:
+    """A Python or NumPy int, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 _BAR: list[Any] = []
@@ -299,6 +346,7 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False)
     def run(params, data, key, start_lr, end_lr, smooth, threshold):
         schedule = lr_range(start_lr, end_lr, num_steps, mode)
         tx = optimizer(schedule)
+        dtype = start_lr.dtype
         num_examples = jax.tree.leaves(data)[0].shape[0]
 
         def step(carry, inputs):
@@ -314,12 +362,13 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False)
                 )
                 batch = jax.tree.map(lambda x: x[idx], data)
             loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-            loss = loss.astype(jnp.float32)
+            loss = loss.astype(dtype)
             first = i == 0
             new_smoothed = jnp.where(
-                first, loss, smooth * loss + (1 - smooth) * smoothed
+                first | (smooth == 1), loss, smooth * loss + (1 - smooth) * smoothed
             )
-            new_best = jnp.where(first, new_smoothed, jnp.minimum(best, new_smoothed))
+            # Not jnp.minimum: a NaN never replaces the best loss (torch-lr-finder).
+            new_best = jnp.where(first | (new_smoothed < best), new_smoothed, best)
             diverged = new_smoothed > threshold * new_best
             updates, new_state = tx.update(grads, state, params)
             new_params = optax.apply_updates(params, updates)
@@ -329,11 +378,12 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False)
             def pick(new, old):
                 return jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
 
-            nan = jnp.float32(jnp.nan)
+            nan = jnp.asarray(jnp.nan, dtype)
             record = (
-                jnp.where(active, schedule(i).astype(jnp.float32), nan),
+                jnp.where(active, schedule(i).astype(dtype), nan),
                 jnp.where(active, loss, nan),
                 jnp.where(active, new_smoothed, nan),
+                active,
             )
             carry = (
                 pick(new_params, params),
@@ -347,15 +397,14 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False)
         init = (
             params,
             tx.init(params),
-            jnp.float32(0),
-            jnp.float32(jnp.inf),
+            jnp.zeros((), dtype),
+            jnp.asarray(jnp.inf, dtype),
             jnp.bool_(False),
         )
         steps = jnp.arange(num_steps)
-        _, (lrs, losses, smoothed) = jax.lax.scan(
+        _, (lrs, losses, smoothed, ran) = jax.lax.scan(
             step, init, (steps, jax.random.split(key, num_steps))
         )
-        stop_step = jnp.sum(~jnp.isnan(losses)) - 1
-        return LRFinderResult(lrs, losses, smoothed, stop_step)
+        return LRFinderResult(lrs, losses, smoothed, jnp.sum(ran) - 1)
 
     return run

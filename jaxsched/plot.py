@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsched.schedules import Schedule
+from jaxsched.sweep import _check_mode
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -157,6 +158,7 @@ def sweep(
     Returns:
       The axes.
     """
+    _check_mode(mode)
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(7, 4))
     for name in (x, y):
@@ -172,7 +174,7 @@ def sweep(
         others = [
             n
             for n in result.hparams
-            if n != x and len(np.unique(result.hparams[n])) > 1
+            if n != x and len(set(result.hparams[n].tolist())) > 1
         ]
         groups = {}
         for i in range(len(xs)):

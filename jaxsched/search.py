@@ -80,16 +80,33 @@ class uniform:  # noqa: N801
 
 @dataclass(frozen=True)
 class int_uniform:  # noqa: N801
-    """Integers uniform in [lo, hi] (both included)."""
+    """Integers uniform in [lo, hi] (both included), of JAX's default int type
+    (int32, or int64 under x64), which both bounds must fit."""
 
     lo: int
     hi: int
 
     def __post_init__(self):
+        for name, value in (("lo", self.lo), ("hi", self.hi)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise ValueError(f"`{name}={value!r}` must be an int.")
         check_less("lo", self.lo, "hi", self.hi, or_equal=True)
 
     def sample(self, key: jax.Array, n: int) -> np.ndarray:
-        return np.asarray(jax.random.randint(key, (n,), self.lo, self.hi + 1))
+        dtype = jax.dtypes.canonicalize_dtype(np.int64)
+        info = np.iinfo(dtype)
+        for name, value in (("lo", self.lo), ("hi", self.hi)):
+            if not info.min <= value <= info.max:
+                raise ValueError(
+                    f"`{name}={value}` must fit {dtype} (from {info.min} to "
+                    f"{info.max}), JAX's int type; enable `jax_enable_x64` for "
+                    "int64."
+                )
+        # randint excludes its maxval, and hi + 1 may not fit `dtype`: given as
+        # an unsigned int, a maxval past the dtype's maximum includes the maximum.
+        maxval = self.hi + 1
+        maxval = np.asarray(maxval, f"u{dtype.itemsize}") if maxval > 0 else maxval
+        return np.asarray(jax.random.randint(key, (n,), self.lo, maxval, dtype))
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,33 @@ from jaxsched import _chunking
 MESH_AXIS = "configs"
 
 
-def _flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(metrics, Mapping):
-        flat = {}
-        for key, value in metrics.items():
-            flat.update(_flatten_metrics(value, f"{prefix}{key}/"))
-        return flat
-    return {prefix[:-1] or "metric": metrics}
+_ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, bool, int, float, complex)
+
+
+def _flat_metrics(returned: Any) -> dict[str, Any]:
+    """One run's metrics pytree as a flat dict named by key path: ``"extra/norm"``
+    for a nested dict, ``"0"`` for a tuple's first entry, ``"metric"`` for a
+    single array. Raises (while tracing) unless every leaf is an array."""
+    leaves = jax.tree_util.tree_flatten_with_path(returned)[0]
+    if not leaves:
+        raise ValueError(
+            f"`train_fn` returned no metrics ({returned!r}): return a dict (or "
+            "pytree) of arrays, e.g. `{'loss': loss}`."
+        )
+    flat = {}
+    for path, leaf in leaves:
+        name = jax.tree_util.keystr(path, simple=True, separator="/") or "metric"
+        if not isinstance(leaf, _ARRAY_TYPES):
+            raise ValueError(
+                f"`train_fn` must return a dict (or pytree) of arrays; metric "
+                f"`{name}` is a {type(leaf).__name__}: {leaf!r}."
+            )
+        if name in flat:
+            raise ValueError(
+                f"`train_fn` returned two metrics named `{name}`: rename one."
+            )
+        flat[name] = leaf
+    return flat
 
 
 @dataclasses.dataclass
@@ -43,9 +63,11 @@ class SweepResult:
     """The outcome of a sweep.
 
     Attributes:
-      hparams: each axis (swept and static), one entry per configuration.
-      metrics: flat dict (nested keys joined with "/") of arrays with leading axes
-        (configs, seeds).
+      hparams: each axis (swept and static), a 1-D array with one entry per
+        configuration; a static axis whose values are not numbers or strings of one
+        type (tuples, functions, ``None``, ``[1, True]``) is an object array of them.
+      metrics: flat dict of arrays with leading axes (configs, seeds), named by
+        their key path in what ``train_fn`` returns (``"extra/norm"``, ``"0"``).
       diverged: bool (configs, seeds): any metric of that run is not finite.
       stats: how the sweep ran (runs, seconds, compiles, chunks computed/loaded).
     """
@@ -78,8 +100,7 @@ class SweepResult:
         configurations) restricts the candidates. Returns the hyperparameters, the
         metric's mean (under the metric's name) and the configuration's ``index``.
         """
-        if mode not in ("min", "max"):
-            raise ValueError(f"`mode={mode!r}` is not one of 'min', 'max'.")
+        _check_mode(mode)
         mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)
         if where is not None:
@@ -88,13 +109,20 @@ class SweepResult:
             raise ValueError("No candidate configuration without a diverged seed.")
         ranked = np.where(ok, mean if mode == "min" else -mean, np.inf)
         index = int(np.argmin(ranked))
-        return {name: values[index].item() for name, values in self.hparams.items()} | {
+        return {
+            name: _python(values[index]) for name, values in self.hparams.items()
+        } | {
             metric: float(mean[index]),
             "index": index,
         }
 
     def table(self, metric: str, top: int = 10, mode: str = "min") -> str:
-        """A Markdown leaderboard: mean and std over seeds; diverged runs marked."""
+        """A Markdown leaderboard of the ``top`` configurations by their mean
+        ``metric`` (``mode``: "min" or "max"): mean and std over seeds; diverged runs
+        marked and ranked last."""
+        _check_mode(mode)
+        if not isinstance(top, (int, np.integer)) or top <= 0:
+            raise ValueError(f"`top={top!r}` must be a positive int.")
         scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         bad = self.diverged.any(axis=1)
@@ -114,13 +142,16 @@ class SweepResult:
         return "\n".join(lines)
 
     def save(self, path: str | pathlib.Path) -> None:
-        """Writes ``path`` (.npz of the arrays) and ``path`` + ``.json`` (layout)."""
+        """Writes ``path`` (.npz of the arrays) and ``path`` + ``.json`` (layout).
+
+        Dtypes are kept (bfloat16 included); static values that are neither numbers
+        nor strings (tuples, functions, ``None``) are saved as their ``str``.
+        """
         path = pathlib.Path(path)
-        arrays = {f"hparams/{k}": np.asarray(v) for k, v in self.hparams.items()}
-        arrays |= {f"metrics/{k}": np.asarray(v) for k, v in self.metrics.items()}
+        arrays = {f"hparams/{k}": v for k, v in self.hparams.items()}
+        arrays |= {f"metrics/{k}": v for k, v in self.metrics.items()}
         arrays["diverged"] = self.diverged
-        with open(path.with_suffix(".npz"), "wb") as f:
-            np.savez(f, **{k: _storable(v) for k, v in arrays.items()})
+        _save_arrays(path.with_suffix(".npz"), arrays)
         layout = {
             "hparams": list(self.hparams),
             "metrics": list(self.metrics),
@@ -133,17 +164,53 @@ class SweepResult:
         """Reads what :meth:`save` wrote (no pickle)."""
         path = pathlib.Path(path)
         layout = json.loads(path.with_suffix(".json").read_text())
-        with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
-            return cls(
-                {k: data[f"hparams/{k}"] for k in layout["hparams"]},
-                {k: data[f"metrics/{k}"] for k in layout["metrics"]},
-                data["diverged"],
-                layout["stats"],
-            )
+        arrays = _load_arrays(path.with_suffix(".npz"))
+        return cls(
+            {k: arrays[f"hparams/{k}"] for k in layout["hparams"]},
+            {k: arrays[f"metrics/{k}"] for k in layout["metrics"]},
+            arrays["diverged"],
+            layout["stats"],
+        )
 
 
-def _storable(array: np.ndarray) -> np.ndarray:
-    return array.astype(str) if array.dtype == object else array
+_DTYPES = "__dtypes__"
+
+
+def _save_arrays(path: pathlib.Path, arrays: Mapping[str, Any]) -> None:
+    """``np.savez`` without pickle. NumPy has no format for ml_dtypes (bfloat16,
+    float8): such arrays are written as raw unsigned integers and their dtype names
+    alongside; object arrays are written as strings."""
+    stored, dtypes = {}, {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.dtype == object:
+            array = array.astype(str)
+        elif array.dtype.kind == "V":  # the ml_dtypes
+            dtypes[name] = array.dtype.name
+            array = array.view(f"u{array.dtype.itemsize}")
+        stored[name] = array
+    with open(path, "wb") as f:
+        np.savez(f, **stored, **{_DTYPES: np.asarray(json.dumps(dtypes))})
+
+
+def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
+    """What :func:`_save_arrays` wrote, with the dtypes it wrote."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    dtypes = json.loads(arrays.pop(_DTYPES, np.asarray("{}")).item())
+    return arrays | {
+        name: arrays[name].view(jnp.dtype(d)) for name, d in dtypes.items()
+    }
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("min", "max"):
+        raise ValueError(f"`mode={mode!r}` is not one of 'min', 'max'.")
+
+
+def _python(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds; any other value unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _fmt(value: Any) -> str:
@@ -154,6 +221,8 @@ def _axes(hparams: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
     if not hparams:
         raise ValueError("`hparams` is empty: give at least one axis (see js.grid).")
     axes = {name: np.asarray(values) for name, values in hparams.items()}
+    for name, values in axes.items():
+        _check_jax_takes(name, values)
     lengths = {name: a.shape[0] if a.ndim else None for name, a in axes.items()}
     if None in lengths.values() or len(set(lengths.values())) != 1:
         raise ValueError(
@@ -164,6 +233,89 @@ def _axes(hparams: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
     if count == 0:
         raise ValueError("`hparams` has no configurations (its axes are empty).")
     return axes, count
+
+
+def _check_jax_takes(name: str, values: np.ndarray) -> None:
+    """Raises unless JAX can take a swept axis as it is: numbers, within the dtype
+    JAX gives them (without x64, 64-bit values are narrowed to 32 bits)."""
+    if values.dtype.kind in "OSU":
+        raise ValueError(
+            f"Axis `{name}` holds strings or objects ({values.dtype}), which JAX "
+            f"cannot trace: pass it as a static axis, `static={{{name!r}: [...]}}` "
+            "(one compilation per value)."
+        )
+    dtype = jax.dtypes.canonicalize_dtype(values.dtype)
+    if dtype == values.dtype or dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    outside = np.isfinite(values) & ((values < info.min) | (values > info.max))
+    if outside.any():
+        raise ValueError(
+            f"Axis `{name}` holds {values[outside][0].item()!r}, outside {dtype}, "
+            f"the type JAX gives {values.dtype} values without 64-bit mode: use "
+            "smaller values, or enable `jax_enable_x64`."
+        )
+
+
+def _static_axes(
+    static: Mapping[str, Any] | None, axes: Mapping[str, np.ndarray]
+) -> dict[str, list]:
+    """The static axes as lists of Python values, checked: the compile cache is
+    keyed on them, so they must be hashable."""
+    checked = {}
+    for name, values in (static or {}).items():
+        if isinstance(values, (str, bytes)):
+            raise ValueError(
+                f"Static axis `{name}` is a string: pass a list of its values, "
+                f"`static={{{name!r}: [{values!r}]}}`."
+            )
+        try:
+            values = [_python(value) for value in values]
+        except TypeError as error:
+            raise ValueError(
+                f"Static axis `{name}` must be a list of values, got {values!r}."
+            ) from error
+        if not values:
+            raise ValueError(f"Static axis `{name}` is empty.")
+        if name in axes:
+            raise ValueError(f"`{name}` is both a swept and a static axis.")
+        for value in values:
+            try:
+                hash(value)
+            except TypeError as error:
+                raise ValueError(
+                    f"Static axis `{name}` holds {value!r}, which is not hashable "
+                    "(each value keys a compiled program): use a tuple instead of a "
+                    "list, or another hashable value."
+                ) from error
+        checked[name] = values
+    return checked
+
+
+def _column(values: list) -> np.ndarray:
+    """A static axis as a 1-D array: a NumPy array when its values are numbers or
+    strings of one type, else an object array holding the values themselves."""
+    if len({type(v) for v in values}) == 1 and isinstance(
+        values[0], (bool, int, float, complex, str)
+    ):
+        return np.asarray(values)
+    column = np.empty(len(values), object)
+    column[:] = values
+    return column
+
+
+def _cache_key(fixed: Mapping[str, Any]) -> tuple:
+    """A static combination as ``(name, typed value, value)`` triples: the key of
+    its compiled program, under which equal values of different types (``1``,
+    ``1.0``, ``True``) do not meet."""
+    return tuple((name, _typed(value), value) for name, value in fixed.items())
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with its type, through tuples."""
+    if isinstance(value, tuple):
+        return tuple, tuple(_typed(v) for v in value)
+    return type(value), value
 
 
 def _fingerprint(train_fn, axes, static, seeds, chunk_size) -> str:
@@ -195,9 +347,12 @@ def sweep(
     Args:
       train_fn: ``train_fn(hparams, key) -> metrics``: a pure function of one
         configuration (a dict of scalars, static axes as Python values) and a PRNG
-        key, returning a (nested) dict of arrays.
-      hparams: swept axes, equal-length 1-D arrays (``js.grid``,
-        ``js.random_search``).
+        key, returning a pytree of arrays (a nested dict, a tuple, a NamedTuple;
+        metrics are named by their key path joined with "/", a single array is
+        ``"metric"``). Errors raised inside ``train_fn`` come through unchanged.
+      hparams: swept axes, equal-length 1-D arrays of numbers (``js.grid``,
+        ``js.random_search``; strings go in ``static``). Without x64, 64-bit
+        values must fit the 32-bit type JAX narrows them to.
       seeds: runs per configuration, keys ``jax.random.split(key(0), seeds)``.
       chunk_size: configurations per compiled call (the last chunk is padded;
         a multiple of the mesh's ``configs`` axis). ``"auto"``: a probe compiles
@@ -208,8 +363,10 @@ def sweep(
         checkpointed sweep reuses the size it started with.
       mesh: a ``jax.sharding.Mesh`` with an axis named ``"configs"``: each chunk's
         configurations are sharded over it (results are the same as unsharded).
-      static: axes that change the program (an optimizer kind, a flag): one
-        compilation per combination, values passed as Python objects; every
+      static: axes that change the program (an optimizer kind, a flag), each a
+        list of hashable values (a tuple, not a list; NumPy scalars become Python
+        ones): one compilation per combination (equal values of different types,
+        ``1`` and ``True``, compile apart), values passed as Python objects; every
         combination runs every configuration of ``hparams``.
       progress: a tqdm bar advanced per chunk, with configs/s.
       checkpoint_dir: each finished chunk is written there; a rerun skips
@@ -232,12 +389,7 @@ def sweep(
       (3, 2) 0.4
     """
     axes, count = _axes(hparams)
-    static = {name: list(values) for name, values in (static or {}).items()}
-    for name, values in static.items():
-        if not values:
-            raise ValueError(f"Static axis `{name}` is empty.")
-        if name in axes:
-            raise ValueError(f"`{name}` is both a swept and a static axis.")
+    static = _static_axes(static, axes)
     if not isinstance(seeds, (int, np.integer)) or seeds <= 0:
         raise ValueError(f"`seeds={seeds!r}` must be a positive int.")
     if mesh is not None and MESH_AXIS not in mesh.axis_names:
@@ -261,9 +413,9 @@ def sweep(
     if chunk_size == "auto":
         chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
     if chunk_size is None:
-        signature = tuple((name, values.dtype.str) for name, values in axes.items())
+        signature = tuple((name, values.dtype) for name, values in axes.items())
         per_config = _working_set_per_config(
-            train_fn, tuple(combos[0].items()), signature, count, seeds, mesh
+            train_fn, _cache_key(combos[0]), signature, count, seeds, mesh
         )
         chunk_size = _same_on_every_process(
             _chunking.chunk_size(count, shards, per_config)
@@ -280,7 +432,7 @@ def sweep(
     compiles = computed = 0
     rows = []
     for c, fixed in enumerate(combos):
-        jitted = _jitted(train_fn, tuple(fixed.items()))
+        jitted = _jitted(train_fn, _cache_key(fixed))
         chunks = []
         for i in range(num_chunks):
             saved = store.load(c, i) if store else None
@@ -300,16 +452,14 @@ def sweep(
                 bar.set_postfix(
                     configs_per_s=f"{bar.n / (time.perf_counter() - start):.1f}"
                 )
-        rows.append(
-            (fixed, {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]})
-        )
+        rows.append({k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]})
     if bar:
         bar.close()
 
     hp = {name: np.concatenate([values] * len(combos)) for name, values in axes.items()}
     for name in static:
-        hp[name] = np.asarray([fixed[name] for fixed, _ in rows for _ in range(count)])
-    metrics = {k: np.concatenate([m[k] for _, m in rows]) for k in rows[0][1]}
+        hp[name] = _column([fixed[name] for fixed in combos for _ in range(count)])
+    metrics = {k: np.concatenate([m[k] for m in rows]) for k in rows[0]}
     diverged = np.zeros(next(iter(metrics.values())).shape[:2], bool)
     for values in metrics.values():
         finite = np.isfinite(values.reshape(values.shape[:2] + (-1,))).all(axis=-1)
@@ -348,8 +498,12 @@ def _shards(mesh: jax.sharding.Mesh | None) -> int:
 def _bar(progress: bool, total: int):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as error:  # tqdm comes with the `examples` and `test` extras
+        raise ImportError(
+            "`progress=True` needs tqdm: `pip install tqdm`, or pass `progress=False`."
+        ) from error
     return tqdm(total=total, desc="sweep", unit="config")
 
 
@@ -370,22 +524,16 @@ def _chunk(axes, index, chunk_size, count, mesh):
 @functools.lru_cache(maxsize=64)
 def _jitted(train_fn, fixed_items):
     """The compiled sweep of one (train_fn, static combination): vmap over the
-    configurations of a chunk, then over the seeds. Cached, so a second sweep of
-    the same shapes compiles nothing."""
-    fixed = dict(fixed_items)
+    configurations of a chunk, then over the seeds. Cached (``fixed_items``:
+    ``(name, typed value, value)`` triples), so a second sweep of the same shapes
+    compiles nothing."""
+    fixed = {name: value for name, _, value in fixed_items}
 
     def runs(chunk, keys):
         def one(hparams, key):
-            return train_fn(hparams | fixed, key)
+            return _flat_metrics(train_fn(hparams | fixed, key))
 
-        per_config = jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))
-        try:
-            metrics = per_config(chunk)
-        except TypeError as error:
-            raise ValueError(
-                f"`train_fn` must return a dict (or pytree) of arrays: {error}"
-            ) from error
-        return _flatten_metrics(metrics)
+        return jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))(chunk)
 
     return jax.jit(runs)
 
@@ -457,12 +605,10 @@ class _ChunkStore:
         path = self._path(combo, index)
         if not path.exists():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        return _load_arrays(path)
 
     def save(self, combo, index, metrics):
         path = self._path(combo, index)
         tmp = path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **metrics)
+        _save_arrays(tmp, metrics)
         tmp.replace(path)  # atomic: a killed sweep never leaves half a chunk

@@ -66,6 +66,110 @@ def test_lr_find_matches_torch_lr_finder_history(run):
     assert result.suggestion == pytest.approx(ref["suggestion_steepest"], rel=1e-6)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "raw, smooth, recorded",
+    [
+        # A NaN loss makes every later smoothed loss NaN; NaN never exceeds the
+        # threshold, so the test runs to the end.
+        ([2.0, 1.5, NAN, 1.2, 1.1], 0.5, [2.0, 1.75, NAN, NAN, NAN]),
+        ([2.0, 1.0, NAN, 100.0, 100.0], 0.3, [2.0, 1.7, NAN, NAN, NAN]),
+        # No smoothing: the NaN is recorded, the best loss and the stop rule survive.
+        ([2.0, 1.0, NAN, 1.0, 100.0, 100.0, 100.0], 1.0, [2.0, 1.0, NAN, 1.0, 100.0]),
+        ([2.0, -INF, 1.0, 1.0, 1.0], 1.0, [2.0, -INF, 1.0]),
+        # A NaN first loss is the best loss and nothing compares with it: no stop.
+        ([NAN, 1.0, 100.0, 100.0], 1.0, [NAN, 1.0, 100.0, 100.0]),
+    ],
+)
+def test_lr_find_non_finite_losses_match_torch_lr_finder(raw, smooth, recorded):
+    # `recorded`: torch-lr-finder 0.2.2's history["loss"] for these raw losses
+    # (start_lr=1e-3, end_lr=1, diverge_th=4; its smooth_f=0 is smooth=1 here).
+    result = js.lr_find(
+        _replay(raw),
+        jnp.float32(0.0),
+        jnp.zeros((4, 1)),
+        optimizer=_counting_optimizer,
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=len(raw),
+        smooth=smooth,
+        diverge_threshold=4.0,
+    )
+    n = len(recorded)
+    assert int(result.stop_step) == n - 1
+    np.testing.assert_allclose(result.smoothed[:n], recorded, rtol=1e-6)
+    np.testing.assert_array_equal(result.losses[:n], np.float32(raw[:n]))
+    assert np.all(np.isfinite(result.lrs[:n]))
+    for field in (result.lrs, result.losses, result.smoothed):
+        assert np.all(np.isnan(field[n:]))
+
+
+def test_fastai_suggestions_cut_the_window_at_the_first_nan():
+    # fastai 2.8.12's Learner.lr_find on this history (the smoothed loss is NaN
+    # from step 25 on): it drops its window from the first NaN.
+    raw = np.r_[np.linspace(3, 1, 25), np.nan, np.linspace(1, 2, 14)]
+    result = js.lr_find(
+        _replay(raw),
+        jnp.float32(0.0),
+        jnp.zeros((4, 1)),
+        optimizer=_counting_optimizer,
+        start_lr=1e-6,
+        end_lr=1.0,
+        num_steps=40,
+    )
+    expected = {
+        "valley": 9.999999747378752e-05,
+        "slide": 4.124626229895512e-06,
+        "minimum": 0.000492388242855668,
+        "steep": 0.003455107333138585,
+    }
+    assert int(result.stop_step) == 39
+    for name, value in expected.items():
+        assert result.suggestions[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_valley_on_a_one_point_window_is_that_point():
+    # fastai returns the lr of the only point (a run that stopped at step 15 of
+    # 100 leaves one point in its window lrs[10:-5]).
+    assert lr_finder.valley(np.array([1e-3]), np.array([1.0])) == 1e-3
+    steps = np.arange(100)
+    lrs = np.asarray(js.schedules.lr_range(1e-7, 10.0, 100)(steps))
+    losses = np.linspace(2, 1, 100, dtype=np.float32)
+    ran = steps <= 15
+    result = js.LRFinderResult(
+        jnp.asarray(np.where(ran, lrs, np.nan)),
+        jnp.asarray(np.where(ran, losses, np.nan)),
+        jnp.asarray(np.where(ran, losses, np.nan)),
+        jnp.asarray(15),
+    )
+    assert result.suggestions["valley"] == pytest.approx(lrs[10], rel=1e-6)
+
+
+def test_lr_find_records_in_the_default_float_type():
+    raw = np.r_[1.0, 0.5, np.full(58, 2.0)]
+    kwargs = dict(
+        optimizer=_counting_optimizer,
+        start_lr=1e-5,
+        end_lr=1.0,
+        num_steps=60,
+        smooth=0.3,
+    )
+    result = js.lr_find(_replay(raw), jnp.float32(0.0), jnp.zeros((4, 1)), **kwargs)
+    assert {result.lrs.dtype, result.losses.dtype, result.smoothed.dtype} == {
+        np.dtype(np.float32)
+    }
+    with jax.enable_x64(True):
+        result = js.lr_find(_replay(raw), jnp.float32(0.0), jnp.zeros((4, 1)), **kwargs)
+    assert {result.lrs.dtype, result.losses.dtype, result.smoothed.dtype} == {
+        np.dtype(np.float64)
+    }
+    # torch-lr-finder smooths in float64; on this converging plateau its steepest
+    # descent is decided by the last bits.
+    assert result.suggestion == pytest.approx(0.3769390975388361, rel=1e-9)
+
+
 def test_fastai_suggestions_on_recorded_history():
     ref = lr_finder_refs()
     history = ref["fastai_style_history"]
@@ -215,11 +319,18 @@ def test_lr_find_works_with_optax_optimizers():
         (dict(end_lr=float("inf")), "end_lr"),
         (dict(num_steps=1), "num_steps"),
         (dict(num_steps=10.5), "num_steps"),
+        (dict(num_steps=True), "num_steps"),
         (dict(smooth=0.0), "smooth"),
         (dict(smooth=1.5), "smooth"),
         (dict(diverge_threshold=1.0), "diverge_threshold"),
         (dict(batch_size=1000), "batch_size"),
         (dict(batch_size=0), "batch_size"),
+        (dict(batch_size=2.5), "batch_size"),
+        (dict(batch_size=True), "batch_size"),
+        (dict(start_lr=np.array([1e-5, 1e-4])), "start_lr"),
+        (dict(end_lr=[1.0, 10.0]), "end_lr"),
+        (dict(smooth=np.array([0.1, 0.2])), "smooth"),
+        (dict(diverge_threshold=jnp.array([2.0, 3.0])), "diverge_threshold"),
         (dict(mode="log"), "mode"),
     ],
 )
@@ -227,6 +338,18 @@ def test_lr_find_bad_input_names_the_argument(kwargs, arg):
     loss_fn, params, data = _regression()
     with pytest.raises(ValueError, match=f"`{arg}"):
         js.lr_find(loss_fn, params, data, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ((jnp.float32(1.0), jnp.zeros(8)), "leading example axis, got a scalar"),
+        ({}, "at least one array"),
+    ],
+)
+def test_lr_find_bad_data_is_a_clear_error(data, message):
+    with pytest.raises(ValueError, match=f"`data`.*{message}"):
+        js.lr_find(lambda w, batch: w**2, jnp.float32(1.0), data, num_steps=10)
 
 
 def test_lr_find_non_scalar_loss_is_a_clear_error():

@@ -1,0 +1,220 @@
+"""js.sweep at its edges: bfloat16, static axes, what train_fn returns, validation."""
+
+import sys
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import ml_dtypes
+import numpy as np
+import pytest
+
+import jaxsched as js
+
+matplotlib.use("Agg")
+GRID = {"lr": np.array([0.1, 0.2, 0.3], np.float32)}
+
+
+def _loss(hp, key):
+    return {"loss": hp["lr"]}
+
+
+def _sweep(train, hparams=GRID, **kwargs):
+    return js.sweep(train, hparams, chunk_size=2, progress=False, **kwargs)
+
+
+def _bf16_loss(hp, key):
+    return {"loss": hp["lr"].astype(jnp.bfloat16)}
+
+
+def test_sweep_bfloat16_axis_with_auto_chunks():
+    grid = {"lr": np.array([0.5, 0.25], ml_dtypes.bfloat16)}
+    result = js.sweep(
+        lambda hp, k: {"loss": hp["lr"] * 2}, grid, chunk_size="auto", progress=False
+    )
+    assert result.hparams["lr"].dtype == ml_dtypes.bfloat16
+    assert result.metrics["loss"].dtype == ml_dtypes.bfloat16
+    assert result.metrics["loss"][:, 0].astype(np.float32).tolist() == [1.0, 0.5]
+
+
+def test_sweep_resumes_a_checkpoint_of_bfloat16_metrics(tmp_path):
+    first = _sweep(_bf16_loss, checkpoint_dir=tmp_path)
+    again = _sweep(_bf16_loss, checkpoint_dir=tmp_path)
+    assert again.stats["chunks_loaded"] == 2 and again.stats["chunks_computed"] == 0
+    assert again.metrics["loss"].dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(again.metrics["loss"], first.metrics["loss"])
+    assert not again.diverged.any()
+
+
+def test_sweep_result_save_load_keeps_bfloat16(tmp_path):
+    grid = {"lr": np.array([0.5, 0.25, 1.0], ml_dtypes.bfloat16)}
+    result = _sweep(lambda hp, k: {"loss": hp["lr"]}, grid)
+    result.save(tmp_path / "result")
+    loaded = js.SweepResult.load(tmp_path / "result")
+    for before, after in [
+        (result.hparams["lr"], loaded.hparams["lr"]),
+        (result.metrics["loss"], loaded.metrics["loss"]),
+    ]:
+        assert after.dtype == before.dtype == ml_dtypes.bfloat16
+        np.testing.assert_array_equal(after, before)
+    assert loaded.best("loss") == {"lr": 0.25, "loss": 0.25, "index": 1}
+
+
+def test_best_returns_static_values_that_numpy_cannot_hold():
+    result = _sweep(_loss, static={"h": [None, 3]})
+    assert result.best("loss")["h"] is None
+    result = _sweep(
+        lambda hp, k: {"loss": hp["act"](hp["lr"])}, static={"act": [jnp.tanh, jnp.sin]}
+    )
+    assert result.best("loss", "max")["act"] is jnp.sin  # sin(x) > tanh(x) > 0
+    assert "| 1 |" in result.table("loss")
+
+
+def test_sweep_static_tuples_are_one_value_per_configuration():
+    def train(hp, key):
+        return {"loss": hp["lr"] * sum(hp["h"])}
+
+    result = _sweep(train, static={"h": [(4, 4), (8, 8)]})
+    assert result.hparams["h"].shape == (6,)
+    assert result.hparams["h"].tolist() == [(4, 4)] * 3 + [(8, 8)] * 3
+    assert result.best("loss")["h"] == (4, 4)
+    ragged = _sweep(train, static={"h": [(4,), (8, 8)]})
+    assert ragged.hparams["h"].tolist() == [(4,)] * 3 + [(8, 8)] * 3
+    np.testing.assert_allclose(ragged.metrics["loss"][3:, 0], GRID["lr"] * 16)
+
+
+def test_sweep_rejects_bad_static_axes_before_running():
+    calls = []
+
+    def train(hp, key):
+        calls.append(1)
+        return {"loss": hp["lr"]}
+
+    with pytest.raises(ValueError, match=r"Static axis `h` holds \[8\], which is not"):
+        _sweep(train, static={"h": [(4,), [8]]})
+    with pytest.raises(ValueError, match="Static axis `opt` is a string"):
+        _sweep(train, static={"opt": "adam"})
+    with pytest.raises(ValueError, match="Static axis `n` must be a list"):
+        _sweep(train, static={"n": 3})
+    assert not calls
+
+
+def test_sweep_static_numpy_values_reach_train_fn_as_python_objects():
+    seen = []
+
+    def train(hp, key):
+        seen.append((type(hp["s"]), type(hp["b"])))
+        return {"loss": hp["lr"]}
+
+    result = _sweep(train, static={"s": np.array([1.0, 2.0]), "b": [np.bool_(True)]})
+    assert set(seen) == {(float, bool)}
+    assert result.best("loss")["s"] == 1.0
+
+
+def test_sweep_static_values_equal_but_of_different_types_compile_apart():
+    def train(hp, key):
+        return {"is_true": hp["lr"] * 0 + float(hp["x"] is True), "loss": hp["lr"]}
+
+    result = _sweep(train, static={"x": [1, True, 1.0]})
+    assert result.metrics["is_true"][:, 0].tolist() == [0] * 3 + [1] * 3 + [0] * 3
+    assert [type(v) for v in result.hparams["x"][::3]] == [int, bool, float]
+
+
+class _Metrics(NamedTuple):
+    loss: jax.Array
+    curve: jax.Array
+
+
+def test_sweep_train_fn_may_return_any_pytree_of_arrays():
+    def named(hp, k):
+        return _Metrics(hp["lr"], jnp.stack([hp["lr"], 2 * hp["lr"]]))
+
+    assert sorted(_sweep(named).metrics) == ["curve", "loss"]
+    assert sorted(_sweep(lambda hp, k: (hp["lr"], 2 * hp["lr"])).metrics) == ["0", "1"]
+    nested = _sweep(lambda hp, k: {"a": [hp["lr"], {"b": 1.0}]})
+    assert sorted(nested.metrics) == ["a/0", "a/1/b"]
+    assert nested.metrics["a/1/b"].shape == (3, 1)
+    single = _sweep(lambda hp, k: hp["lr"])
+    assert list(single.metrics) == ["metric"] and single.best("metric")["index"] == 0
+
+
+def test_sweep_train_fn_returning_no_arrays_is_a_clear_error():
+    for returned in [None, {}, {"a": None}]:
+        with pytest.raises(ValueError, match="`train_fn` returned no metrics"):
+            _sweep(lambda hp, k, returned=returned: returned)
+    with pytest.raises(ValueError, match="metric `a/name` is a str"):
+        _sweep(lambda hp, k: {"a": {"name": "adam"}, "loss": hp["lr"]})
+
+
+def test_sweep_lets_errors_raised_inside_train_fn_through():
+    with pytest.raises(TypeError, match="dot_general requires contracting"):
+        _sweep(lambda hp, k: {"a": jnp.ones(3) @ jnp.ones(4)})
+
+
+def test_sweep_string_axis_points_to_static():
+    grid = GRID | {"opt": np.array(["adam", "sgd", "sgd"])}
+    with pytest.raises(ValueError, match=r"Axis `opt` holds strings.*`static="):
+        _sweep(_loss, grid)
+
+
+@pytest.mark.skipif(jax.config.jax_enable_x64, reason="64-bit values fit under x64")
+def test_sweep_axis_values_must_fit_the_dtype_jax_uses():
+    with pytest.raises(ValueError, match=r"Axis `n` holds 8589934592.*int32"):
+        _sweep(lambda hp, k: {"v": hp["n"] * 1}, {"n": np.array([2**33, 5])})
+    with pytest.raises(ValueError, match=r"Axis `w` holds 1e\+300.*float32"):
+        _sweep(lambda hp, k: {"v": hp["w"]}, {"w": np.array([1e300, 1.0])})
+    fits = {"n": np.array([2**31 - 1, -(2**31)]), "w": np.array([np.inf, 1.0])}
+    result = _sweep(lambda hp, k: {"v": hp["n"] * 1, "w": hp["w"]}, fits)
+    assert result.metrics["v"][:, 0].tolist() == [2**31 - 1, -(2**31)]
+
+
+def test_sweep_result_table_checks_mode_and_top():
+    result = _sweep(_loss)
+    with pytest.raises(ValueError, match="`mode='mn'` is not one of"):
+        result.table("loss", mode="mn")
+    for top in [0, -1, 1.5]:
+        with pytest.raises(ValueError, match=f"`top={top}` must be a positive int"):
+            result.table("loss", top=top)
+    assert (
+        result.table("loss", top=1, mode="max")
+        .splitlines()[2]
+        .startswith("| 1 | 0.3 |")
+    )
+
+
+def test_plot_sweep_checks_mode():
+    result = _sweep(_loss)
+    with pytest.raises(ValueError, match="`mode='maximum'` is not one of"):
+        js.plot.sweep(result, x="lr", metric="loss", mode="maximum")
+
+
+def test_int_uniform_needs_int_bounds_and_includes_the_largest_int32():
+    for lo, hi in [(0.5, 2.5), (0, 2.0), (False, True)]:
+        with pytest.raises(ValueError, match="must be an int"):
+            js.int_uniform(lo, hi)
+    top = 2**31 - 1
+    draws = js.random_search(jax.random.key(0), 64, m=js.int_uniform(top - 1, top))
+    assert set(draws["m"].tolist()) == {top - 1, top}
+    wide = js.random_search(jax.random.key(0), 64, m=js.int_uniform(0, top))["m"]
+    assert wide.min() >= 0 and len(set(wide.tolist())) == 64
+
+
+@pytest.mark.skipif(jax.config.jax_enable_x64, reason="int64 bounds fit under x64")
+def test_int_uniform_bounds_must_fit_int32():
+    with pytest.raises(ValueError, match=r"`hi=4294967296` must fit int32"):
+        js.random_search(jax.random.key(0), 4, m=js.int_uniform(0, 2**32))
+
+
+def test_sweep_progress_without_tqdm_is_a_clear_error(monkeypatch):
+    # tqdm is not a core dependency (jax and optax only): say how to get a bar.
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match="`progress=True` needs tqdm"):
+        js.sweep(_loss, {"lr": np.array([0.1, 0.2])}, chunk_size=2, progress=True)
+
+
+def test_plot_sweep_draws_one_line_per_static_value_numpy_cannot_sort():
+    result = _sweep(_loss, static={"h": [None, (3, 3)]})
+    ax = js.plot.sweep(result, x="lr", metric="loss", mode="min")
+    assert len(ax.get_lines()) == 2

@@ -319,16 +319,52 @@ def _typed(value: Any) -> Any:
 
 
 def _fingerprint(train_fn, axes, static, seeds, chunk_size) -> str:
-    try:
-        source = inspect.getsource(train_fn)
-    except (OSError, TypeError):
-        source = getattr(train_fn, "__qualname__", repr(train_fn))
-    digest = hashlib.sha256(source.encode())
+    """A hash of what a sweep computes, the same in every process."""
+    digest = hashlib.sha256()
+    _digest(digest, train_fn)
     for name, values in axes.items():
         digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
-    digest.update(repr(sorted((k, list(v)) for k, v in static.items())).encode())
+    _digest(digest, sorted(static.items()))
     digest.update(f"{seeds}/{chunk_size}".encode())
     return digest.hexdigest()
+
+
+def _digest(digest, value: Any, seen: set[int] | None = None) -> None:
+    """Feeds ``digest`` with ``value``: a function as its source and the values it
+    closes over and defaults to (so ``make_train(lr_scale=2.0)`` differs from
+    ``make_train(5.0)``), a partial as its function and arguments, an array as its
+    bytes, containers item by item, anything else as its type and ``repr`` unless
+    that holds a memory address (then its type only)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:  # a recursive function, a cycle
+        return
+    seen.add(id(value))
+    feed = functools.partial(_digest, digest, seen=seen)
+    if isinstance(value, functools.partial):
+        for part in (value.func, value.args, sorted(value.keywords.items())):
+            feed(part)
+    elif inspect.isfunction(value):
+        try:
+            digest.update(inspect.getsource(value).encode())
+        except (OSError, TypeError):
+            digest.update(value.__qualname__.encode())
+        for cell in value.__closure__ or ():
+            feed(cell.cell_contents)
+        feed((value.__defaults__, value.__kwdefaults__))
+    elif isinstance(value, (jax.Array, np.ndarray, np.generic)):
+        array = np.asarray(value)
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__}{len(value)}".encode())
+        for item in value:
+            feed(item)
+    elif isinstance(value, dict):
+        feed(sorted(value.items(), key=repr))
+    else:
+        text = repr(value)
+        digest.update(type(value).__qualname__.encode())
+        if " at 0x" not in text:
+            digest.update(text.encode())
 
 
 def sweep(
@@ -371,7 +407,9 @@ def sweep(
       progress: a tqdm bar advanced per chunk, with configs/s.
       checkpoint_dir: each finished chunk is written there; a rerun skips
         finished chunks. A different grid, static axes, seeds, chunk size or
-        train function (its source) is refused with an error.
+        train function (its source, the values it closes over, a partial's
+        arguments) is refused with an error, in any process; a directory whose
+        sweep never finished a chunk is taken over.
 
     Returns:
       A :class:`SweepResult` with one row per (static combination, configuration).
@@ -576,7 +614,8 @@ class _ChunkStore:
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / self.MANIFEST
-        if manifest.exists():
+        chunks = any(self.dir.glob("chunk-*.npz"))
+        if manifest.exists() and chunks:
             found = json.loads(manifest.read_text())["fingerprint"]
             if found != fingerprint:
                 raise ValueError(
@@ -584,7 +623,7 @@ class _ChunkStore:
                     "sweep (another grid, static axes, seeds, chunk size or train "
                     "function): use a new directory, or delete this one to start over."
                 )
-        else:
+        else:  # a new directory, or one whose sweep never finished a chunk
             content = {"fingerprint": fingerprint, "chunk_size": int(chunk_size)}
             manifest.write_text(json.dumps(content))
 

@@ -1,5 +1,9 @@
-"""js.sweep at its edges: bfloat16, static axes, what train_fn returns, validation."""
+"""js.sweep at its edges: bfloat16, static axes, what train_fn returns, validation,
+checkpoints."""
 
+import functools
+import pathlib
+import subprocess
 import sys
 from typing import NamedTuple
 
@@ -13,6 +17,7 @@ import pytest
 import jaxsched as js
 
 matplotlib.use("Agg")
+ROOT = pathlib.Path(__file__).parents[1]
 GRID = {"lr": np.array([0.1, 0.2, 0.3], np.float32)}
 
 
@@ -218,3 +223,57 @@ def test_plot_sweep_draws_one_line_per_static_value_numpy_cannot_sort():
     result = _sweep(_loss, static={"h": [None, (3, 3)]})
     ax = js.plot.sweep(result, x="lr", metric="loss", mode="min")
     assert len(ax.get_lines()) == 2
+
+
+def _scaled(scale):
+    def train(hp, key):
+        return {"loss": hp["lr"] * scale}
+
+    return train
+
+
+def _loss_times(hp, key, scale):
+    return {"loss": hp["lr"] * scale}
+
+
+def test_checkpoint_refuses_a_train_fn_closing_over_other_values(tmp_path):
+    _sweep(_scaled(1.0), checkpoint_dir=tmp_path)
+    again = _sweep(_scaled(1.0), checkpoint_dir=tmp_path)  # same values: resumes
+    assert again.stats["chunks_loaded"] == 2
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(_scaled(5.0), checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(functools.partial(_loss_times, scale=2.0), checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_fingerprint_is_the_same_in_another_process(tmp_path):
+    # No memory address in it: a partial, a callable static value.
+    code = (
+        "import functools, numpy as np, jaxsched as js\n"
+        "from jaxsched.sweep import _fingerprint\n"
+        "from tests.test_sweep_edges import _loss_times\n"
+        "fn = functools.partial(_loss_times, scale=2.0)\n"
+        "print(_fingerprint(fn, {'lr': np.arange(3.0)}, {'act': [np.tanh]}, 1, 2))\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    assert runs[0].returncode == 0, runs[0].stderr[-2000:]
+    assert runs[0].stdout == runs[1].stdout
+
+
+def test_checkpoint_of_a_failed_first_run_does_not_block_the_fixed_one(tmp_path):
+    def broken(hp, key):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        _sweep(broken, checkpoint_dir=tmp_path)
+    result = _sweep(_loss, checkpoint_dir=tmp_path)  # no chunk was written
+    assert result.stats["chunks_computed"] == 2

@@ -212,9 +212,20 @@ def _sweep(args: argparse.Namespace) -> int:
             f"jaxsched sweep: unknown optimizer(s) {sorted(unknown)}; choose from "
             f"{', '.join(digits.OPTIMIZERS)}."
         )
-    lo, hi, n = args.lrs.split(",")
+    parts = args.lrs.split(",")
+    if len(parts) != 3 or not 0 < float(parts[0]) <= float(parts[1]):
+        raise ValueError(
+            f"`--lrs={args.lrs}` must be LO,HI,COUNT with 0 < LO <= HI (log-spaced), "
+            "e.g. 1e-4,1,12."
+        )
+    lo, hi, n = parts
     lrs = np.logspace(np.log10(float(lo)), np.log10(float(hi)), int(n))
     mesh = None
+    if args.devices > len(jax.devices()):
+        raise ValueError(
+            f"`--devices={args.devices}`: this machine has {len(jax.devices())} "
+            "(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)."
+        )
     if args.devices > 1:
         devices = jax.devices()[: args.devices]
         mesh = jax.sharding.Mesh(np.asarray(devices), (MESH_AXIS,))

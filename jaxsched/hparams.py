@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxsched._checks import check, not_a_number
+from jaxsched._checks import check, concrete, not_a_number
 from jaxsched.schedules import Schedule, as_schedule
 from jaxsched.schedules._core import float_dtype
 
@@ -45,19 +45,39 @@ RANGES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
 def to_hparam(name: str, value: HyperparamLike, dtype: np.dtype) -> Hyperparam:
     """One hyperparameter for a state: a fresh array of ``dtype``, or a Schedule.
 
-    Concrete numbers are checked against :data:`RANGES`. Arrays are copied, so no
-    two state leaves share a buffer (states can be donated).
+    Concrete numbers are checked against :data:`RANGES`, before and after the
+    cast to ``dtype`` (in bfloat16, ``b2=0.999`` rounds to 1 and ``eps=1e-8`` to
+    0). Arrays and schedules are copied, so no two state leaves share a buffer
+    (states can be donated).
     """
     if isinstance(value, Schedule):
-        return value
+        return fresh(value)
     if callable(value):
         return as_schedule(value, hparam_dtype=dtype)
     ok, allowed = RANGES[name]
     check(name, value, ok, allowed)
     try:
-        return jnp.array(value, dtype=dtype, copy=True)
+        cast = jnp.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as error:
         raise not_a_number(name, value) from error
+    _check_cast(name, value, cast, ok, allowed)
+    return cast
+
+
+def _check_cast(name, value, cast, ok, allowed) -> None:
+    """Raises if casting moved a concrete value out of its range, or to 0."""
+    before = concrete(name, value)
+    if before is None or isinstance(cast, jax.core.Tracer):
+        return
+    after = np.asarray(cast, np.float64)
+    bad = ~np.asarray(ok(after), bool) | ((before != 0) & (after == 0))
+    if bad.any():
+        first = np.broadcast_to(before, bad.shape)[bad][0]
+        raise ValueError(
+            f"`{name}={first:g}` becomes {np.broadcast_to(after, bad.shape)[bad][0]:g}"
+            f" in {cast.dtype}, and `{name}` must be {allowed} and not rounded to 0:"
+            " use a wider `hparam_dtype` (float32, the default)."
+        )
 
 
 def make_hparams(

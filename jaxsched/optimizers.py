@@ -19,7 +19,10 @@ Inside ``optax.inject_hyperparams`` these optimizers train as they do alone, but
 their hyperparameters live in their own state: read and change them with
 :func:`~jaxsched.get_hparams` / :func:`~jaxsched.set_hparams` (which find them
 inside the wrapper), not through the wrapper's ``hyperparams``, which update
-does not read.
+does not read. The same goes for a schedule given to the wrapper
+(``inject_hyperparams(js.sgd)(learning_rate=schedule)`` trains at the schedule's
+first value): give it to the optimizer itself, ``js.sgd(schedule)``, which steps
+it with its own count.
 """
 
 from __future__ import annotations

@@ -372,9 +372,13 @@ def _one_minus_power(beta: jax.Array, t: jax.Array) -> jax.Array:
     Written as :math:`-\operatorname{expm1}(t \log \beta)`: ``1 - beta ** t``
     cancels catastrophically (float32, beta = 0.999, t = 1: a relative error of
     7e-6, in optax too); this form stays within a few ulps. Computed once per
-    update, not per element.
+    update, not per element. At :math:`\beta = 0` it is ``1 - beta ** t``, whose
+    derivative is finite there (the logarithm's is not).
     """
-    return -jnp.expm1(t.astype(beta.dtype) * jnp.log(beta))
+    t = t.astype(beta.dtype)
+    positive = beta > 0
+    safe_beta = jnp.where(positive, beta, 1)
+    return jnp.where(positive, -jnp.expm1(t * jnp.log(safe_beta)), 1 - beta**t)
 
 
 class ScaleByAdamState(NamedTuple):

@@ -178,10 +178,62 @@ def test_hparams_stay_float32_with_bf16_params():
 
 def test_hparam_dtype_overrides_and_x64_default():
     assert (
-        js.get_hparams(js.adam(hparam_dtype=jnp.bfloat16).init(jnp.zeros(2)))[
+        js.get_hparams(js.adam(b2=0.99, hparam_dtype=jnp.bfloat16).init(jnp.zeros(2)))[
             "b1"
         ].dtype
         == jnp.bfloat16
     )
     with jax.enable_x64(True):
         assert js.get_hparams(js.adam().init(jnp.zeros(2)))["b1"].dtype == jnp.float64
+
+
+@pytest.mark.parametrize("b1", [0.0, 0.5])
+def test_adam_hypergradient_in_b1_is_finite_down_to_0(b1):
+    # d/db1 of the loss after 3 Adam steps, at the edge of [0, 1), against central
+    # differences (one-sided at 0).
+    def loss_after_steps(b1):
+        optimizer = js.adam(0.1, b1=b1, weight_decay=None)
+        params = quadratic_params()
+        params, _ = _train(optimizer, optimizer.init(params), params, 3)
+        return quadratic_loss(params)
+
+    with jax.enable_x64(True):
+        grad = jax.grad(loss_after_steps)(jnp.float64(b1))
+        h = 1e-6
+        if b1 == 0.0:
+            fd = (loss_after_steps(h) - loss_after_steps(0.0)) / h
+        else:
+            fd = (loss_after_steps(b1 + h) - loss_after_steps(b1 - h)) / (2 * h)
+    assert np.isfinite(grad)
+    np.testing.assert_allclose(grad, fd, rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "factory, kwargs, arg",
+    [
+        (js.adam, dict(hparam_dtype=jnp.bfloat16), "b2"),  # 0.999 -> 1.0
+        (js.adam, dict(eps=1e-8, hparam_dtype=jnp.float16), "eps"),  # -> 0
+    ],
+)
+def test_hparams_that_round_out_of_range_in_hparam_dtype_are_refused(
+    factory, kwargs, arg
+):
+    with pytest.raises(ValueError, match=f"`{arg}"):
+        factory(1e-3, **kwargs)
+
+
+def test_set_hparams_schedule_is_copied_so_states_can_be_donated():
+    schedule = S.cosine_decay(0.1, decay_steps=10)
+    optimizer = js.sgd(0.1, momentum=0.9)
+    params = jnp.ones(3)
+    state = js.set_hparams(optimizer.init(params), learning_rate=schedule)
+    other = js.set_hparams(optimizer.init(params), learning_rate=schedule)
+
+    @jax.jit
+    def step(params, state):
+        updates, state = optimizer.update(params, state, params)
+        return optax.apply_updates(params, updates), state
+
+    jax.jit(step, donate_argnums=(0, 1))(jnp.ones(3), state)
+    assert float(schedule(1)) > 0  # still alive
+    step(params, other)

@@ -105,3 +105,19 @@ def test_jaxsched_plot_with_no_arguments_draws_the_gallery(tmp_path):
     )
     assert "saved schedules.png" in result.stdout
     assert _is_png_with_content(tmp_path / "schedules.png")
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--lrs=0,1,3", "`--lrs=0,1,3` must be LO,HI,COUNT with 0 < LO <= HI"),
+        ("--lrs=-1,1,3", "`--lrs=-1,1,3` must be LO,HI,COUNT"),
+        ("--lrs=1e-3,1e-1", "`--lrs=1e-3,1e-1` must be LO,HI,COUNT"),
+        ("--devices=64", "`--devices=64`: this machine has"),
+    ],
+)
+def test_cli_sweep_bad_learning_rates_or_devices_are_clear_errors(option, message):
+    from jaxsched import cli
+
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["sweep", option, "--steps", "5", "--quiet"])

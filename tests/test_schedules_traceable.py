@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxsched as js
 from tests.helpers import assert_close_f32
 from tests.schedule_cases import CASES, CONTINUOUS, build
 
@@ -137,3 +138,43 @@ def test_schedule_step_as_int_float_array_or_scan_counter(name):
 
     _, scanned = jax.lax.scan(body, jnp.int32(0), None, length=len(STEPS))
     assert_close_f32(scanned, elementwise)
+
+
+def test_sgdr_grad_in_its_first_cycle_length_matches_finite_difference():
+    # Cycle lengths floor(L * t_mult) are piecewise constant in t_0, but the cycle
+    # starts and the first length move with it: 10.3, then 20 from 10.3, 40 from
+    # 30.3 (t_mult 2).
+    steps = jnp.asarray([3.0, 17.0, 42.0])
+    with jax.enable_x64(True):
+
+        def total(t_0):
+            return js.schedules.sgdr(0.1, t_0=t_0, t_mult=2)(steps).sum()
+
+        grad = jax.grad(total)(jnp.float64(10.3))
+        h = 1e-6
+        finite_difference = (total(10.3 + h) - total(10.3 - h)) / (2 * h)
+    assert abs(float(grad)) > 1e-4
+    np.testing.assert_allclose(grad, finite_difference, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arg", ["first_cycle_steps", "warmup_steps"])
+def test_restarts_grad_in_cycle_lengths_matches_finite_difference(arg):
+    # Cycles of 50.3, 77.6 (floor(39.7 * 1.7) + 10.6), 123.6 steps; the steps sit in
+    # the first cycle's warmup and decay and in the decays of the next two, away
+    # from the kinks at the ends of the warmups.
+    steps = jnp.asarray([7.0, 33.0, 61.0, 140.0])
+    values = dict(first_cycle_steps=50.3, warmup_steps=10.6)
+    with jax.enable_x64(True):
+
+        def total(v):
+            kwargs = values | {arg: v}
+            schedule = js.schedules.cosine_warmup_restarts(
+                cycle_mult=1.7, max_lr=0.1, min_lr=0.001, gamma=0.8, **kwargs
+            )
+            return schedule(steps).sum()
+
+        grad = jax.grad(total)(jnp.float64(values[arg]))
+        h = 1e-6
+        finite_difference = (total(values[arg] + h) - total(values[arg] - h)) / (2 * h)
+    assert abs(float(grad)) > 1e-4
+    np.testing.assert_allclose(grad, finite_difference, rtol=1e-5)

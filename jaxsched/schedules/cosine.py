@@ -174,14 +174,18 @@ def restart_cycle(
 
     Once a cycle's successor has the same length, every later cycle has it, and
     the remaining cycles are skipped in one division; before that, lengths grow
-    or shrink by at least one step a cycle, so the loop is short. The cycle
-    structure is piecewise constant in the hyperparameters: it carries no gradient.
+    or shrink by at least one step a cycle, so the loop is short. The cycle index
+    is piecewise constant in the hyperparameters; the cycle's start and length
+    carry their derivatives (the floor's is 0): :math:`L_0` moves with
+    ``first_length``, later lengths with :math:`W`, and cycle :math:`c`'s start
+    :math:`\sum_{i<c} L_i` with both.
 
     Returns:
       ``(cycle, t, length)``: the cycle index :math:`c`, the step within the cycle
       :math:`t \in [0, L_c)` and the cycle's length :math:`L_c`, each shaped like
       ``step``.
     """
+    traced_first_length, traced_warmup = first_length, warmup_steps
     step, first_length, warmup_steps, mult = (
         lax.stop_gradient(x) for x in (step, first_length, warmup_steps, mult)
     )
@@ -211,6 +215,13 @@ def restart_cycle(
     cycle, start, length, _ = lax.while_loop(
         lambda c: jnp.any(running(c)), advance, carry
     )
+    # The loop's exact values, with the derivatives of start and length attached
+    # (zero-valued terms that differentiate as the sums they stand for).
+    later = jnp.maximum(cycle - 1, 0)
+    start_terms = jnp.where(cycle > 0, traced_first_length, 0) + later * traced_warmup
+    length_terms = jnp.where(cycle > 0, traced_warmup, traced_first_length)
+    start = start + (start_terms - lax.stop_gradient(start_terms))
+    length = length + (length_terms - lax.stop_gradient(length_terms))
     return cycle, step - start, length
 
 

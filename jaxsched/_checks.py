@@ -26,7 +26,7 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
     """``value`` as a float64 NumPy array, or ``None`` if it holds a tracer."""
     if isinstance(value, jax.core.Tracer):
         return None
-    if isinstance(value, (str, bytes)):  # NumPy would parse "0.9"
+    if value is None or isinstance(value, (str, bytes)):  # NaN, or "0.9" parsed
         raise not_a_number(name, value)
     try:
         return np.asarray(value, dtype=np.float64)

@@ -124,6 +124,10 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
       A flat dict: ``learning_rate``, ``b1``, ... mapped to an array, or to the
       :class:`~jaxsched.schedules.Schedule` that gives the value at each step.
 
+    Raises:
+      ValueError: the state holds no jaxsched transformation's state, or two
+        transformations have a hyperparameter of the same name.
+
     Example:
       >>> import jax.numpy as jnp, jaxsched as js
       >>> state = js.adam(1e-3).init(jnp.zeros(3))
@@ -144,6 +148,11 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
                     "one by one from each sub-state's `.hparams`."
                 )
             found[name] = value
+    if not found:
+        raise ValueError(
+            "This optimizer state holds no jaxsched hyperparameters: it was not made "
+            "by a jaxsched optimizer or transformation."
+        )
     return found
 
 

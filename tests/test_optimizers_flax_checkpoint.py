@@ -140,3 +140,18 @@ def test_checkpoint_orbax_resume_equals_uninterrupted_bit_for_bit(tmp_path):
     restored = checkpointer.restore(tmp_path / "ckpt", template)
     resumed = _run(optimizer, *restored, 12)
     chex.assert_trees_all_equal(resumed, expected)
+
+
+def test_train_state_with_a_schedule_round_trips_through_flax_serialization():
+    # flax's to_bytes / from_bytes (TrainState checkpoints) with a Schedule held in
+    # the optimizer state: its hyperparameters are saved by name.
+    optimizer, params = _setup()
+    with jax.numpy_dtype_promotion("standard"):
+        state = train_state.TrainState.create(
+            apply_fn=None, params=params, tx=optimizer
+        )
+    mid = state.replace(opt_state=_run(optimizer, params, state.opt_state, 8)[1])
+    blob = serialization.to_bytes(mid)
+    restored = serialization.from_bytes(state, blob)
+    chex.assert_trees_all_equal(restored.opt_state, mid.opt_state)
+    chex.assert_trees_all_equal_structs(restored.opt_state, mid.opt_state)

@@ -237,3 +237,8 @@ def test_set_hparams_schedule_is_copied_so_states_can_be_donated():
     jax.jit(step, donate_argnums=(0, 1))(jnp.ones(3), state)
     assert float(schedule(1)) > 0  # still alive
     step(params, other)
+
+
+def test_get_hparams_of_a_state_without_jaxsched_transformations_is_an_error():
+    with pytest.raises(ValueError, match="holds no jaxsched hyperparameters"):
+        js.get_hparams(optax.adam(1e-3).init(jnp.zeros(2)))

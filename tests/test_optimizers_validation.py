@@ -79,6 +79,10 @@ def test_optimizer_error_messages_are_sentences_with_the_range():
 def test_optimizer_non_numeric_hyperparameter_is_a_type_error():
     with pytest.raises(TypeError, match="`b1` must be a number"):
         js.adam(b1="0.9")
+    with pytest.raises(TypeError, match="`learning_rate` must be a number.*None"):
+        js.adam(None)
+    with pytest.raises(TypeError, match="`value` must be a number.*None"):
+        js.schedules.constant(None)
 
 
 def test_traced_hyperparameters_are_not_checked_when_built():

@@ -129,6 +129,27 @@ jax.tree_util.register_pytree_with_keys(
 )
 
 
+def _register_with_flax() -> None:
+    """Lets ``flax.serialization`` (``to_bytes``, TrainState checkpoints) save a
+    schedule held in an optimizer state, as its hyperparameters by name."""
+    try:
+        from flax import serialization
+    except ImportError:  # flax is optional
+        return
+
+    def to_state_dict(schedule: Schedule) -> dict[str, Any]:
+        return serialization.to_state_dict(schedule.hparams)
+
+    def from_state_dict(schedule: Schedule, state: dict[str, Any]) -> Schedule:
+        hparams = serialization.from_state_dict(schedule.hparams, state)
+        return schedule.replace(**hparams)
+
+    serialization.register_serialization_state(Schedule, to_state_dict, from_state_dict)
+
+
+_register_with_flax()
+
+
 def to_hparams(dtype: np.dtype, **values: Any) -> dict[str, jax.Array]:
     """Numeric hyperparameters as arrays of ``dtype`` (tracers stay tracers)."""
     hparams = {}

@@ -122,13 +122,14 @@ def _plot(args: argparse.Namespace) -> int:
         fig, ax = plt.subplots(figsize=(8, 4.5))
         plot.schedule(built, args.steps, ax, log=args.log)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    out = _image_path(args.out)
+    fig.savefig(out, dpi=100)
     width = max(len(name) for name, _ in specs)
     probes = [0, args.steps // 4, args.steps // 2, args.steps - 1]
     print(f"{'schedule':<{width}}  " + "  ".join(f"step {k:>5}" for k in probes))
     for (name, _), s in zip(specs, built, strict=True):
         print(f"{name:<{width}}  " + "  ".join(f"{float(s(k)):>10.3g}" for k in probes))
-    print(f"saved {args.out}")
+    print(f"saved {out}")
     return 0
 
 
@@ -189,9 +190,16 @@ def _lr_find(args: argparse.Namespace) -> int:
         plot.lr_find(result, ax)
         ax.set_title(label)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"saved {args.out}")
+    out = _image_path(args.out)
+    fig.savefig(out, dpi=100)
+    print(f"saved {out}")
     return 0
+
+
+def _image_path(out: str) -> pathlib.Path:
+    """``--out``, with ``.png`` added when it has no extension (as matplotlib does)."""
+    path = pathlib.Path(out)
+    return path if path.suffix else path.with_suffix(".png")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -206,6 +214,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from jaxsched.sweep import MESH_AXIS, sweep
 
     names = args.optimizers.split(",")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"`--optimizers={args.optimizers}` names {twice} twice.")
     unknown = set(names) - set(digits.OPTIMIZERS)
     if unknown:
         raise SystemExit(
@@ -387,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     try:
         return args.run(args)
-    except ValueError as error:  # invalid values: say which, without a traceback
+    except (ValueError, OSError) as error:  # bad values or --out: no traceback
         raise SystemExit(f"jaxsched {args.command}: {error}") from error
 
 

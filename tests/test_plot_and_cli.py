@@ -114,6 +114,7 @@ def test_jaxsched_plot_with_no_arguments_draws_the_gallery(tmp_path):
         ("--lrs=-1,1,3", "`--lrs=-1,1,3` must be LO,HI,COUNT"),
         ("--lrs=1e-3,1e-1", "`--lrs=1e-3,1e-1` must be LO,HI,COUNT"),
         ("--devices=64", "`--devices=64`: this machine has"),
+        ("--optimizers=adam,sgd,adam", r"names \['adam'\] twice"),
     ],
 )
 def test_cli_sweep_bad_learning_rates_or_devices_are_clear_errors(option, message):
@@ -121,3 +122,17 @@ def test_cli_sweep_bad_learning_rates_or_devices_are_clear_errors(option, messag
 
     with pytest.raises(SystemExit, match=message):
         cli.main(["sweep", option, "--steps", "5", "--quiet"])
+
+
+def test_cli_plot_out_without_extension_saves_and_names_the_png(tmp_path, capsys):
+    out = tmp_path / "gallery"
+    assert cli.main(["plot", "cosine_decay", "--out", str(out)]) == 0
+    assert _is_png_with_content(tmp_path / "gallery.png")
+    assert f"saved {out}.png" in capsys.readouterr().out
+
+
+def test_cli_sweep_unwritable_out_is_a_clear_error(tmp_path):
+    taken = tmp_path / "a_file"
+    taken.write_text("")
+    with pytest.raises(SystemExit, match="jaxsched sweep: .*a_file"):
+        cli.main(["sweep", "--steps", "5", "--quiet", "--out", str(taken)])

@@ -117,7 +117,7 @@ def test_jaxsched_plot_with_no_arguments_draws_the_gallery(tmp_path):
         ("--optimizers=adam,sgd,adam", r"names \['adam'\] twice"),
     ],
 )
-def test_cli_sweep_bad_learning_rates_or_devices_are_clear_errors(option, message):
+def test_cli_sweep_bad_options_are_clear_errors(option, message):
     from jaxsched import cli
 
     with pytest.raises(SystemExit, match=message):

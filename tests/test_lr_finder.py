@@ -69,6 +69,19 @@ def test_lr_find_matches_torch_lr_finder_history(run):
 NAN, INF = float("nan"), float("inf")
 
 
+def _find_on(raw, **kwargs):
+    """The range test on the recorded losses ``raw``, one per step, up to lr 1."""
+    return js.lr_find(
+        _replay(raw),
+        jnp.float32(0.0),
+        jnp.zeros((4, 1)),
+        optimizer=_counting_optimizer,
+        end_lr=1.0,
+        num_steps=len(raw),
+        **kwargs,
+    )
+
+
 @pytest.mark.parametrize(
     "raw, smooth, recorded",
     [
@@ -86,17 +99,7 @@ NAN, INF = float("nan"), float("inf")
 def test_lr_find_non_finite_losses_match_torch_lr_finder(raw, smooth, recorded):
     # `recorded`: torch-lr-finder 0.2.2's history["loss"] for these raw losses
     # (start_lr=1e-3, end_lr=1, diverge_th=4; its smooth_f=0 is smooth=1 here).
-    result = js.lr_find(
-        _replay(raw),
-        jnp.float32(0.0),
-        jnp.zeros((4, 1)),
-        optimizer=_counting_optimizer,
-        start_lr=1e-3,
-        end_lr=1.0,
-        num_steps=len(raw),
-        smooth=smooth,
-        diverge_threshold=4.0,
-    )
+    result = _find_on(raw, start_lr=1e-3, smooth=smooth, diverge_threshold=4.0)
     n = len(recorded)
     assert int(result.stop_step) == n - 1
     np.testing.assert_allclose(result.smoothed[:n], recorded, rtol=1e-6)
@@ -110,15 +113,7 @@ def test_fastai_suggestions_cut_the_window_at_the_first_nan():
     # fastai 2.8.12's Learner.lr_find on this history (the smoothed loss is NaN
     # from step 25 on): it drops its window from the first NaN.
     raw = np.r_[np.linspace(3, 1, 25), np.nan, np.linspace(1, 2, 14)]
-    result = js.lr_find(
-        _replay(raw),
-        jnp.float32(0.0),
-        jnp.zeros((4, 1)),
-        optimizer=_counting_optimizer,
-        start_lr=1e-6,
-        end_lr=1.0,
-        num_steps=40,
-    )
+    result = _find_on(raw, start_lr=1e-6)
     expected = {
         "valley": 9.999999747378752e-05,
         "slide": 4.124626229895512e-06,

@@ -166,6 +166,13 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     state's tree structure, so a jitted step that takes the state compiles once
     more. Replacing a number by another number never recompiles.
 
+    A ``flax.nnx.Optimizer`` keeps its state's arrays wrapped; unwrap and wrap
+    again, so that a schedule's arrays are wrapped too::
+
+      from flax.nnx.training.optimizer import to_opt_state
+      state = js.set_hparams(nnx.as_pure(optimizer.opt_state), learning_rate=s)
+      optimizer.opt_state = to_opt_state(state)
+
     Args:
       opt_state: the state of a jaxsched optimizer, alone or inside optax wrappers.
       **values: the new values, by argument name.

@@ -155,3 +155,30 @@ def test_train_state_with_a_schedule_round_trips_through_flax_serialization():
     restored = serialization.from_bytes(state, blob)
     chex.assert_trees_all_equal(restored.opt_state, mid.opt_state)
     chex.assert_trees_all_equal_structs(restored.opt_state, mid.opt_state)
+
+
+def test_set_hparams_inside_nnx_optimizer_with_a_schedule_and_back():
+    # The recipe of set_hparams' docstring: unwrap nnx's state, wrap it again.
+    from flax.nnx.training.optimizer import to_opt_state
+
+    x, y = _data()
+    model = NnxMLP(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, js.sgd(0.1), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer):
+        grads = nnx.grad(lambda model: jnp.mean((model(x) - y) ** 2))(model)
+        optimizer.update(model, grads)
+
+    def set_hparams(**values):
+        state = js.set_hparams(nnx.as_pure(optimizer.opt_state), **values)
+        optimizer.opt_state = to_opt_state(state)
+
+    kernel = model.out.kernel[...]
+    set_hparams(learning_rate=js.schedules.constant(0.0))
+    with jax.numpy_dtype_promotion("standard"):
+        step(model, optimizer)
+        chex.assert_trees_all_equal(model.out.kernel[...], kernel)
+        set_hparams(learning_rate=0.1)
+        step(model, optimizer)
+    assert not jnp.array_equal(model.out.kernel[...], kernel)

@@ -201,24 +201,19 @@ def sweep(
         if len(groups) > 1:
             ax.legend(fontsize="small")
     else:
-        x_values, y_values = np.unique(xs), np.unique(result.hparams[y])
+        x_values, y_values = _levels(xs), _levels(result.hparams[y])
+        column = {v: c for c, v in enumerate(x_values)}
+        row = {v: r for r, v in enumerate(y_values)}
         cells = np.full((len(y_values), len(x_values)), np.nan)
-        for i in range(len(xs)):
-            r = np.searchsorted(y_values, result.hparams[y][i])
-            c = np.searchsorted(x_values, xs[i])
+        pairs = zip(xs.tolist(), result.hparams[y].tolist(), strict=True)
+        for i, (x_i, y_i) in enumerate(pairs):
+            r, c = row[y_i], column[x_i]
             if not np.isnan(mean[i]):
                 better = np.nanmax if mode == "max" else np.nanmin
                 cells[r, c] = better([cells[r, c], mean[i]])
         image = ax.imshow(cells, aspect="auto", origin="lower", cmap="viridis")
         ax.figure.colorbar(image, ax=ax, label=f"best {metric}")
-        ax.set_xticks(
-            range(len(x_values)),
-            [
-                f"{v:.2g}" if np.issubdtype(x_values.dtype, np.number) else str(v)
-                for v in x_values
-            ],
-            rotation=45,
-        )
+        ax.set_xticks(range(len(x_values)), [_tick(v) for v in x_values], rotation=45)
         ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
         ax.set_ylabel(y)
     if (
@@ -230,3 +225,17 @@ def sweep(
         ax.set_xscale("log")
     ax.set_xlabel(x)
     return ax
+
+
+def _levels(values: np.ndarray) -> list:
+    """An axis' distinct values: sorted, or in order of appearance for values that
+    cannot be sorted (a static axis of None, tuples, functions)."""
+    if values.dtype == object:
+        return list(dict.fromkeys(values.tolist()))
+    return np.unique(values).tolist()
+
+
+def _tick(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.2g}"
+    return str(value)

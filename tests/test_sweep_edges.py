@@ -225,6 +225,14 @@ def test_plot_sweep_draws_one_line_per_static_value_numpy_cannot_sort():
     assert len(ax.get_lines()) == 2
 
 
+def test_plot_sweep_heatmap_over_a_static_axis_numpy_cannot_sort():
+    result = _sweep(_loss, static={"h": [None, (3, 3)]})
+    ax = js.plot.sweep(result, x="lr", y="h", metric="loss", mode="min")
+    cells = ax.get_images()[0].get_array()
+    np.testing.assert_allclose(cells, [[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]], rtol=1e-6)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["None", "(3, 3)"]
+
+
 def _scaled(scale):
     def train(hp, key):
         return {"loss": hp["lr"] * scale}

@@ -44,6 +44,11 @@ def _shown(name: str, values: np.ndarray, bad: np.ndarray) -> str:
     return f"`{name}` (an array holding {_number(values[bad][0].item())})"
 
 
+def is_int(value: Any) -> bool:
+    """A Python or NumPy int, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def check(
     name: str,
     value: Any,

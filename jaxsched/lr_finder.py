@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxsched._checks import check, check_choice, check_less
+from jaxsched._checks import check, check_choice, check_less, is_int
 from jaxsched.optimizers import sgd
 from jaxsched.schedules import lr_range
 from jaxsched.schedules._core import float_dtype
@@ -242,7 +242,7 @@ def lr_find(
       <https://arxiv.org/abs/1506.01186>`_, 2015 (section 3.3).
     """
     check_choice("mode", mode, ("exp", "linear"))
-    if not _is_int(num_steps) or num_steps < 2:
+    if not is_int(num_steps) or num_steps < 2:
         raise ValueError(
             f"`num_steps={num_steps!r}` must be an int >= 2 (it is static)."
         )
@@ -282,7 +282,7 @@ def lr_find(
         raise ValueError(f"`data` leaves must share their leading axis, got {sizes}.")
     (num_examples,) = sizes
     if batch_size is not None and not (
-        _is_int(batch_size) and 0 < batch_size <= num_examples
+        is_int(batch_size) and 0 < batch_size <= num_examples
     ):
         raise ValueError(
             f"`batch_size={batch_size!r}` must be an int in [1, {num_examples}] (the "
@@ -304,11 +304,6 @@ def lr_find(
         return run(params, data, key, *hparams)
     with _progress_bar(num_steps):
         return run(params, data, key, *hparams)
-
-
-def _is_int(value: Any) -> bool:
-    """A Python or NumPy int, not a bool."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 _BAR: list[Any] = []

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsched._checks import check_choice
 from jaxsched.schedules import Schedule
-from jaxsched.sweep import _check_mode
+from jaxsched.sweep import MODES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -158,7 +159,7 @@ def sweep(
     Returns:
       The axes.
     """
-    _check_mode(mode)
+    check_choice("mode", mode, MODES)
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(7, 4))
     for name in (x, y):

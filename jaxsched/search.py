@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxsched._checks import check_less
+from jaxsched._checks import check_less, is_int
 
 
 def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -88,7 +88,7 @@ class int_uniform:  # noqa: N801
 
     def __post_init__(self):
         for name, value in (("lo", self.lo), ("hi", self.hi)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            if not is_int(value):
                 raise ValueError(f"`{name}={value!r}` must be an int.")
         check_less("lo", self.lo, "hi", self.hi, or_equal=True)
 

@@ -25,8 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsched import _chunking
+from jaxsched._checks import check_choice
 
 MESH_AXIS = "configs"
+#: How `best`, `table` and `js.plot.sweep` rank: by the smallest or largest mean.
+MODES = ("min", "max")
 
 
 _ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, bool, int, float, complex)
@@ -100,7 +103,7 @@ class SweepResult:
         configurations) restricts the candidates. Returns the hyperparameters, the
         metric's mean (under the metric's name) and the configuration's ``index``.
         """
-        _check_mode(mode)
+        check_choice("mode", mode, MODES)
         mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)
         if where is not None:
@@ -120,7 +123,7 @@ class SweepResult:
         """A Markdown leaderboard of the ``top`` configurations by their mean
         ``metric`` (``mode``: "min" or "max"): mean and std over seeds; diverged runs
         marked and ranked last."""
-        _check_mode(mode)
+        check_choice("mode", mode, MODES)
         if not isinstance(top, (int, np.integer)) or top <= 0:
             raise ValueError(f"`top={top!r}` must be a positive int.")
         scores = self.scores(metric)
@@ -201,11 +204,6 @@ def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
     return arrays | {
         name: arrays[name].view(jnp.dtype(d)) for name, d in dtypes.items()
     }
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in ("min", "max"):
-        raise ValueError(f"`mode={mode!r}` is not one of 'min', 'max'.")
 
 
 def _python(value: Any) -> Any:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsched import _chunking
-from jaxsched._checks import check_choice
+from jaxsched._checks import check_choice, is_int
 
 MESH_AXIS = "configs"
 #: How `best`, `table` and `js.plot.sweep` rank: by the smallest or largest mean.
@@ -124,7 +124,7 @@ class SweepResult:
         ``metric`` (``mode``: "min" or "max"): mean and std over seeds; diverged runs
         marked and ranked last."""
         check_choice("mode", mode, MODES)
-        if not isinstance(top, (int, np.integer)) or top <= 0:
+        if not is_int(top) or top <= 0:
             raise ValueError(f"`top={top!r}` must be a positive int.")
         scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
@@ -147,8 +147,9 @@ class SweepResult:
     def save(self, path: str | pathlib.Path) -> None:
         """Writes ``path`` (.npz of the arrays) and ``path`` + ``.json`` (layout).
 
-        Dtypes are kept (bfloat16 included); static values that are neither numbers
-        nor strings (tuples, functions, ``None``) are saved as their ``str``.
+        Dtypes are kept (bfloat16 included); static values are kept if JSON holds
+        them (``None``, bools, numbers, strings, tuples of these), otherwise
+        (functions) saved as their ``str``.
         """
         path = pathlib.Path(path)
         arrays = {f"hparams/{k}": v for k, v in self.hparams.items()}
@@ -179,15 +180,25 @@ class SweepResult:
 _DTYPES = "__dtypes__"
 
 
+_JSON = "json"
+
+
 def _save_arrays(path: pathlib.Path, arrays: Mapping[str, Any]) -> None:
     """``np.savez`` without pickle. NumPy has no format for ml_dtypes (bfloat16,
     float8): such arrays are written as raw unsigned integers and their dtype names
-    alongside; object arrays are written as strings."""
+    alongside. Object arrays (static values) are written as one JSON text per
+    value (``None``, bools, numbers, strings, tuples), or as ``str`` of each value
+    when JSON cannot hold one (a function)."""
     stored, dtypes = {}, {}
     for name, array in arrays.items():
         array = np.asarray(array)
         if array.dtype == object:
-            array = array.astype(str)
+            try:
+                texts = [json.dumps(v, default=_python_or_fail) for v in array.flat]
+                dtypes[name] = _JSON
+            except (TypeError, ValueError):
+                texts = [str(v) for v in array.flat]
+            array = np.array(texts, dtype=str).reshape(array.shape)
         elif array.dtype.kind == "V":  # the ml_dtypes
             dtypes[name] = array.dtype.name
             array = array.view(f"u{array.dtype.itemsize}")
@@ -202,8 +213,30 @@ def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
         arrays = {name: data[name] for name in data.files}
     dtypes = json.loads(arrays.pop(_DTYPES, np.asarray("{}")).item())
     return arrays | {
-        name: arrays[name].view(jnp.dtype(d)) for name, d in dtypes.items()
+        name: _from_json(arrays[name])
+        if d == _JSON
+        else arrays[name].view(jnp.dtype(d))
+        for name, d in dtypes.items()
     }
+
+
+def _python_or_fail(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{value!r} is not JSON")
+
+
+def _from_json(texts: np.ndarray) -> np.ndarray:
+    """The object array of the values :func:`_save_arrays` wrote as JSON (lists
+    back to tuples: static values are hashable)."""
+
+    def tuples(value: Any) -> Any:
+        return tuple(map(tuples, value)) if isinstance(value, list) else value
+
+    values = np.empty(texts.shape, dtype=object)
+    for index, text in np.ndenumerate(texts):
+        values[index] = tuples(json.loads(text))
+    return values
 
 
 def _python(value: Any) -> Any:
@@ -426,7 +459,7 @@ def sweep(
     """
     axes, count = _axes(hparams)
     static = _static_axes(static, axes)
-    if not isinstance(seeds, (int, np.integer)) or seeds <= 0:
+    if not is_int(seeds) or seeds <= 0:
         raise ValueError(f"`seeds={seeds!r}` must be a positive int.")
     if mesh is not None and MESH_AXIS not in mesh.axis_names:
         raise ValueError(
@@ -434,9 +467,7 @@ def sweep(
             f"{MESH_AXIS!r} to shard the configurations over."
         )
     shards = _shards(mesh)
-    if chunk_size != "auto" and (
-        not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0
-    ):
+    if chunk_size != "auto" and (not is_int(chunk_size) or chunk_size <= 0):
         raise ValueError(
             f"`chunk_size={chunk_size!r}` must be a positive int or 'auto'."
         )

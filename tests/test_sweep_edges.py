@@ -66,6 +66,28 @@ def test_sweep_result_save_load_keeps_bfloat16(tmp_path):
     assert loaded.best("loss") == {"lr": 0.25, "loss": 0.25, "index": 1}
 
 
+def test_sweep_counts_refuse_bools():
+    with pytest.raises(ValueError, match="`seeds=True` must be a positive int"):
+        _sweep(_loss, seeds=True)
+    with pytest.raises(ValueError, match="`chunk_size=True` must be a positive int"):
+        js.sweep(_loss, GRID, chunk_size=True, progress=False)
+
+
+def test_sweep_result_save_load_keeps_static_values(tmp_path):
+    static = {"h": [(64,), (128, (2, "x")), None], "flag": [True, False], "s": ["a"]}
+    result = _sweep(_loss, static=static)
+    result.save(tmp_path / "result")
+    loaded = js.SweepResult.load(tmp_path / "result")
+    for name in static:
+        assert loaded.hparams[name].shape == result.hparams[name].shape
+        assert loaded.hparams[name].tolist() == result.hparams[name].tolist()
+    assert loaded.best("loss") == result.best("loss")
+    # Values JSON cannot hold (functions) are saved as their str (no pickle).
+    fns = _sweep(lambda hp, k: {"loss": hp["f"](hp["lr"])}, static={"f": [jnp.sin]})
+    fns.save(tmp_path / "fns")
+    assert js.SweepResult.load(tmp_path / "fns").hparams["f"][0] == str(jnp.sin)
+
+
 def test_best_returns_static_values_that_numpy_cannot_hold():
     result = _sweep(_loss, static={"h": [None, 3]})
     assert result.best("loss")["h"] is None
@@ -178,7 +200,7 @@ def test_sweep_result_table_checks_mode_and_top():
     result = _sweep(_loss)
     with pytest.raises(ValueError, match="`mode='mn'` is not one of"):
         result.table("loss", mode="mn")
-    for top in [0, -1, 1.5]:
+    for top in [0, -1, 1.5, True]:
         with pytest.raises(ValueError, match=f"`top={top}` must be a positive int"):
             result.table("loss", top=top)
     assert (

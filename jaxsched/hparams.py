@@ -250,9 +250,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
 
     def replace(node: Any) -> Any:
         if _injected(node):
-            _check_wrapper_values(node, values)
             return node._replace(
-                hyperparams=_replaced(node.hyperparams, values),
+                hyperparams=_replaced(node.hyperparams, _wrapper_values(node, values)),
                 inner_state=jax.tree.map(replace, node.inner_state, is_leaf=holder),
             )
         if _holds_hparams(node):
@@ -275,15 +274,17 @@ def _replaced(
     return new
 
 
-def _check_wrapper_values(wrapper: Any, values: dict[str, HyperparamLike]) -> None:
-    """An ``inject_hyperparams`` state's ``hyperparams`` take numbers only, and
-    none for a hyperparameter that the wrapper schedules itself."""
+def _wrapper_values(
+    wrapper: Any, values: dict[str, HyperparamLike]
+) -> dict[str, HyperparamLike]:
+    """The values for an ``inject_hyperparams`` state's ``hyperparams``: numbers
+    only, and none for a hyperparameter that the wrapper schedules itself."""
     scheduled = getattr(wrapper, "hyperparams_states", {})
     for name in values.keys() & wrapper.hyperparams.keys():
         if name in scheduled:
             raise ValueError(
-                f"optax.inject_hyperparams schedules `{name}` itself (it recomputes "
-                "the value at each update): build a new wrapper to change it."
+                f"optax.inject_hyperparams schedules `{name}` itself: build the "
+                f"wrapper with the new schedule, or give it a number for `{name}`."
             )
         if callable(values[name]):
             raise ValueError(
@@ -292,3 +293,4 @@ def _check_wrapper_values(wrapper: Any, values: dict[str, HyperparamLike]) -> No
                 f"(`inject_hyperparams(js.sgd)({name}=schedule)`), or use the "
                 "optimizer without the wrapper."
             )
+    return values

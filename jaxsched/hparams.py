@@ -93,38 +93,6 @@ def fresh(hparams: dict[str, Hyperparam]) -> dict[str, Hyperparam]:
     return jax.tree.map(jnp.copy, hparams)
 
 
-class OwnHparams:
-    """The hyperparameters one transformation was built with, and the ones its
-    update uses.
-
-    An update uses the state's ``hparams``: what ``init`` stored there, or what
-    :func:`set_hparams` put there since. One case differs: a transformation
-    built from arrays alone that never ran ``init`` uses the values it was built
-    with, and writes them into the state it returns. That is how
-    ``optax.inject_hyperparams`` drives an optimizer: at every update it builds
-    it anew from the wrapper's ``hyperparams`` (arrays) and hands it a state
-    that another instance made. An optimizer built from numbers or schedules
-    always reads the state (a saved state continued by a new optimizer keeps its
-    values).
-    """
-
-    def __init__(self, hparam_dtype: DTypeLike | None, **values: HyperparamLike):
-        self.built = make_hparams(hparam_dtype, **values)
-        self._from_arrays = all(isinstance(v, jax.Array) for v in values.values())
-        self._initialised = False
-
-    def init(self) -> dict[str, Hyperparam]:
-        """A state's own copy of the values."""
-        self._initialised = True
-        return fresh(self.built)
-
-    def used_by(self, state: Any) -> dict[str, Hyperparam]:
-        """The hyperparameters an update of ``state`` uses (and returns in it)."""
-        if self._from_arrays and not self._initialised:
-            return self.built
-        return state.hparams
-
-
 def values_at(hparams: dict[str, Hyperparam], count: jax.Array) -> dict[str, jax.Array]:
     """Each hyperparameter's value at step ``count`` (schedules are evaluated)."""
     return {
@@ -133,22 +101,16 @@ def values_at(hparams: dict[str, Hyperparam], count: jax.Array) -> dict[str, jax
     }
 
 
-def _has_fields(node: Any, *names: str) -> bool:
-    return isinstance(node, tuple) and set(names) <= set(getattr(node, "_fields", ()))
-
-
 def _holds_hparams(node: Any) -> bool:
-    return _has_fields(node, "hparams")
+    return isinstance(node, tuple) and "hparams" in getattr(node, "_fields", ())
 
 
-def _injected(node: Any) -> bool:
-    """A state of ``optax.inject_hyperparams``: its ``hyperparams`` drive the
-    optimizer inside (see :class:`OwnHparams`)."""
-    return _has_fields(node, "hyperparams", "inner_state")
-
-
-def _nodes(state: Any, kind: Callable[[Any], bool]) -> list[Any]:
-    return [node for node in jax.tree.leaves(state, is_leaf=kind) if kind(node)]
+def _states(state: Any) -> list[Any]:
+    return [
+        node
+        for node in jax.tree.leaves(state, is_leaf=_holds_hparams)
+        if _holds_hparams(node)
+    ]
 
 
 def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
@@ -161,8 +123,6 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
     Returns:
       A flat dict: ``learning_rate``, ``b1``, ... mapped to an array, or to the
       :class:`~jaxsched.schedules.Schedule` that gives the value at each step.
-      Inside ``optax.inject_hyperparams``, the wrapper's values (they drive the
-      optimizer).
 
     Raises:
       ValueError: the state holds no jaxsched transformation's state, or two
@@ -180,7 +140,7 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
       learning_rate=0.001
     """
     found: dict[str, Hyperparam] = {}
-    for state in _nodes(opt_state, _holds_hparams):
+    for state in _states(opt_state):
         for name, value in state.hparams.items():
             if name in found:
                 raise ValueError(
@@ -193,8 +153,6 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
             "This optimizer state holds no jaxsched hyperparameters: it was not made "
             "by a jaxsched optimizer or transformation."
         )
-    for wrapper in _nodes(opt_state, _injected):
-        found |= {k: v for k, v in wrapper.hyperparams.items() if k in found}
     return found
 
 
@@ -222,13 +180,9 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     Returns:
       The new state (the old one is unchanged).
 
-    Inside ``optax.inject_hyperparams`` the wrapper's ``hyperparams`` are set
-    too (they drive the optimizer); they take numbers only.
-
     Raises:
-      ValueError: a name that no transformation in the state has, a value out of
-        its range, or a schedule for a value of ``optax.inject_hyperparams``
-        (give it to the wrapper), or any value for one the wrapper schedules.
+      ValueError: a name that no transformation in the state has, or a value out
+        of its range.
 
     Example:
       >>> import jax.numpy as jnp, jaxsched as js
@@ -238,9 +192,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
       >>> print(js.get_hparams(state)["learning_rate"].name)
       cosine_decay
     """
-    known = {
-        name for state in _nodes(opt_state, _holds_hparams) for name in state.hparams
-    }
+    states = _states(opt_state)
+    known = {name for state in states for name in state.hparams}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(
@@ -249,48 +202,12 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
         )
 
     def replace(node: Any) -> Any:
-        if _injected(node):
-            return node._replace(
-                hyperparams=_replaced(node.hyperparams, _wrapper_values(node, values)),
-                inner_state=jax.tree.map(replace, node.inner_state, is_leaf=holder),
-            )
-        if _holds_hparams(node):
-            return node._replace(hparams=_replaced(node.hparams, values))
-        return node
+        if not _holds_hparams(node):
+            return node
+        hparams = dict(node.hparams)
+        for name in values.keys() & hparams.keys():
+            old = hparams[name]
+            hparams[name] = to_hparam(name, values[name], np.dtype(old.dtype))
+        return node._replace(hparams=hparams)
 
-    def holder(node: Any) -> bool:
-        return _holds_hparams(node) or _injected(node)
-
-    return jax.tree.map(replace, opt_state, is_leaf=holder)
-
-
-def _replaced(
-    hparams: dict[str, Hyperparam], values: dict[str, HyperparamLike]
-) -> dict[str, Hyperparam]:
-    """``hparams`` with the values of the names it has, each in its old dtype."""
-    new = dict(hparams)
-    for name in values.keys() & new.keys():
-        new[name] = to_hparam(name, values[name], np.dtype(new[name].dtype))
-    return new
-
-
-def _wrapper_values(
-    wrapper: Any, values: dict[str, HyperparamLike]
-) -> dict[str, HyperparamLike]:
-    """The values for an ``inject_hyperparams`` state's ``hyperparams``: numbers
-    only, and none for a hyperparameter that the wrapper schedules itself."""
-    scheduled = getattr(wrapper, "hyperparams_states", {})
-    for name in values.keys() & wrapper.hyperparams.keys():
-        if name in scheduled:
-            raise ValueError(
-                f"optax.inject_hyperparams schedules `{name}` itself: build the "
-                f"wrapper with the new schedule, or give it a number for `{name}`."
-            )
-        if callable(values[name]):
-            raise ValueError(
-                f"Inside optax.inject_hyperparams, `{name}` is one of the wrapper's "
-                "numbers: give the schedule to the wrapper "
-                f"(`inject_hyperparams(js.sgd)({name}=schedule)`), or use the "
-                "optimizer without the wrapper."
-            )
-    return values
+    return jax.tree.map(replace, opt_state, is_leaf=_holds_hparams)

@@ -15,13 +15,14 @@ with ``vmap`` or replaced later; the price is memory traffic (the L2 term reads
 the parameters once more in each XLA kernel that needs the decayed gradient; a
 momentum buffer is read and written every step).
 
-Inside ``optax.inject_hyperparams`` the wrapper's ``hyperparams`` drive these
-optimizers, as they drive optax's: a schedule given to the wrapper is followed,
-and ``state.hyperparams["learning_rate"] = ...`` takes effect at the next update
-(:func:`~jaxsched.set_hparams` sets the wrapper's value too). The wrapper builds
-the optimizer anew at each update from those values: a transformation built from
-arrays alone that never ran ``init`` uses the values it was built with; one built
-from numbers or schedules reads its state (see :class:`jaxsched.hparams.OwnHparams`).
+Inside ``optax.inject_hyperparams`` these optimizers train as they do alone, but
+their hyperparameters live in their own state: read and change them with
+:func:`~jaxsched.get_hparams` / :func:`~jaxsched.set_hparams` (which find them
+inside the wrapper), not through the wrapper's ``hyperparams``, which update
+does not read. The same goes for a schedule given to the wrapper
+(``inject_hyperparams(js.sgd)(learning_rate=schedule)`` trains at the schedule's
+first value): give it to the optimizer itself, ``js.sgd(schedule)``, which steps
+it with its own count.
 """
 
 from __future__ import annotations

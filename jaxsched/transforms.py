@@ -31,7 +31,7 @@ from jax.typing import DTypeLike
 
 from jaxsched._checks import check
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
-from jaxsched.hparams import Hyperparam, HyperparamLike, OwnHparams, values_at
+from jaxsched.hparams import Hyperparam, HyperparamLike, fresh, make_hparams, values_at
 
 
 def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
@@ -136,18 +136,17 @@ def scale_by_momentum(
     if nesterov:
         check("momentum", momentum, lambda m: m > 0, "> 0 with `nesterov=True`")
         check("dampening", dampening, lambda d: d == 0, "0 with `nesterov=True`")
-    hparams = OwnHparams(hparam_dtype, momentum=momentum, dampening=dampening)
+    hparams = make_hparams(hparam_dtype, momentum=momentum, dampening=dampening)
 
     def init(params):
-        trace = zeros_like_params(params, _dtype(hparams.built))
-        return ScaleByMomentumState(zero_count(), trace, hparams.init())
+        trace = zeros_like_params(params, _dtype(hparams))
+        return ScaleByMomentumState(zero_count(), trace, fresh(hparams))
 
     rule = functools.partial(_momentum_rule, nesterov=nesterov)
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-        used = hparams.used_by(state)
-        hp = values_at(used, state.count)
+        hp = values_at(state.hparams, state.count)
         # torch's first step b_1 = g_1: the buffer starts at zero, so only the
         # gradient's factor changes (a scalar, no per-element select). torch
         # also skips its buffer when momentum is 0, dampening included.
@@ -158,9 +157,7 @@ def scale_by_momentum(
             "gain": jnp.where(undamped & (not zero_init), 1, 1 - hp["dampening"]),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
-        return updates, state._replace(
-            count=increment(state.count), hparams=used, **buffers
-        )
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -227,7 +224,7 @@ def scale_by_adagrad(
       Duchi et al., `Adaptive Subgradient Methods for Online Learning and
       Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, 2011.
     """
-    hparams = OwnHparams(
+    hparams = make_hparams(
         hparam_dtype,
         initial_accumulator_value=initial_accumulator_value,
         eps=eps,
@@ -235,13 +232,12 @@ def scale_by_adagrad(
     )
 
     def init(params):
-        sums = zeros_like_params(params, _dtype(hparams.built))
-        return ScaleByAdagradState(zero_count(), sums, hparams.init())
+        sums = zeros_like_params(params, _dtype(hparams))
+        return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-        used = hparams.used_by(state)
-        hp = values_at(used, state.count)
+        hp = values_at(state.hparams, state.count)
         lr_decay = hp.pop("lr_decay")
         decayed = 1 / (1 + state.count.astype(lr_decay.dtype) * lr_decay)  # t - 1
         updates, buffers = per_leaf(
@@ -250,9 +246,7 @@ def scale_by_adagrad(
             updates,
             sum_of_squares=state.sum_of_squares,
         )
-        return updates, state._replace(
-            count=increment(state.count), hparams=used, **buffers
-        )
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -340,7 +334,7 @@ def scale_by_rmsprop(
       Networks <https://arxiv.org/abs/1308.0850>`_, 2013 (centered).
     """
     with_momentum = momentum is not None
-    hparams = OwnHparams(
+    hparams = make_hparams(
         hparam_dtype,
         decay=decay,
         eps=eps,
@@ -349,16 +343,15 @@ def scale_by_rmsprop(
 
     def init(params):
         def zeros(present=True):
-            return zeros_like_params(params, _dtype(hparams.built)) if present else None
+            return zeros_like_params(params, _dtype(hparams)) if present else None
 
         return ScaleByRmspropState(
-            zero_count(), zeros(), zeros(centered), zeros(with_momentum), hparams.init()
+            zero_count(), zeros(), zeros(centered), zeros(with_momentum), fresh(hparams)
         )
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-        used = hparams.used_by(state)
-        hp = values_at(used, state.count)
+        hp = values_at(state.hparams, state.count)
         scalars = hp | {"one_minus_decay": 1 - hp["decay"]}  # once, not per leaf
         updates, buffers = per_leaf(
             _rmsprop_rule,
@@ -368,9 +361,7 @@ def scale_by_rmsprop(
             mu=state.mu,
             trace=state.trace,
         )
-        return updates, state._replace(
-            count=increment(state.count), hparams=used, **buffers
-        )
+        return updates, state._replace(count=increment(state.count), **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -474,24 +465,23 @@ def scale_by_adam(
       <https://arxiv.org/abs/1412.6980>`_, 2015; Reddi et al., `On the Convergence
       of Adam and Beyond <https://openreview.net/forum?id=ryQu7f-RZ>`_, 2018.
     """
-    hparams = OwnHparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
+    hparams = make_hparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
 
     def init(params):
-        dtype = _dtype(hparams.built)
+        dtype = _dtype(hparams)
         nu_max = zeros_like_params(params, dtype) if amsgrad else None
         return ScaleByAdamState(
             zero_count(),
             zeros_like_params(params, dtype),
             zeros_like_params(params, dtype),
             nu_max,
-            hparams.init(),
+            fresh(hparams),
         )
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         t = increment(state.count)
-        used = hparams.used_by(state)
-        hp = values_at(used, state.count)
+        hp = values_at(state.hparams, state.count)
         derived = {  # scalars computed once per update, not per leaf
             "one_minus_b1": 1 - hp["b1"],
             "one_minus_b2": 1 - hp["b2"],
@@ -506,7 +496,7 @@ def scale_by_adam(
             nu=state.nu,
             nu_max=state.nu_max,
         )
-        return updates, state._replace(count=t, hparams=used, **buffers)
+        return updates, state._replace(count=t, **buffers)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -556,20 +546,19 @@ def add_weight_decay(
       Loshchilov and Hutter, `Decoupled Weight Decay Regularization
       <https://arxiv.org/abs/1711.05101>`_, 2019.
     """
-    hparams = OwnHparams(hparam_dtype, weight_decay=weight_decay)
+    hparams = make_hparams(hparam_dtype, weight_decay=weight_decay)
 
     def init(params):
         del params
-        return AddWeightDecayState(zero_count(), hparams.init())
+        return AddWeightDecayState(zero_count(), fresh(hparams))
 
     def update(updates, state, params=None, **extra_args):
         del extra_args
         if params is None:
             raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
-        used = hparams.used_by(state)
-        hp = values_at(used, state.count)
+        hp = values_at(state.hparams, state.count)
         updates, _ = per_leaf(_weight_decay_rule, hp, updates, params=params)
-        return updates, state._replace(count=increment(state.count), hparams=used)
+        return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -616,19 +605,18 @@ def scale_by_learning_rate(
       -0.050
       -0.025
     """
-    hparams = OwnHparams(hparam_dtype, learning_rate=learning_rate)
+    hparams = make_hparams(hparam_dtype, learning_rate=learning_rate)
 
     def init(params):
         del params
-        return ScaleByLearningRateState(zero_count(), hparams.init())
+        return ScaleByLearningRateState(zero_count(), fresh(hparams))
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
-        used = hparams.used_by(state)
-        minus_lr = -values_at(used, state.count)["learning_rate"]
+        minus_lr = -values_at(state.hparams, state.count)["learning_rate"]
         updates, _ = per_leaf(
             _learning_rate_rule, {"minus_learning_rate": minus_lr}, updates
         )
-        return updates, state._replace(count=increment(state.count), hparams=used)
+        return updates, state._replace(count=increment(state.count))
 
     return optax.GradientTransformationExtraArgs(init, update)

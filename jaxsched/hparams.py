@@ -94,9 +94,10 @@ def fresh(hparams: dict[str, Hyperparam]) -> dict[str, Hyperparam]:
 
 
 def values_at(hparams: dict[str, Hyperparam], count: jax.Array) -> dict[str, jax.Array]:
-    """Each hyperparameter's value at step ``count`` (schedules are evaluated)."""
+    """Each hyperparameter's value at step ``count`` (schedules are evaluated), as
+    an array (``optax.tree_utils.tree_set`` may have put a Python number there)."""
     return {
-        name: value(count) if isinstance(value, Schedule) else value
+        name: value(count) if isinstance(value, Schedule) else jnp.asarray(value)
         for name, value in hparams.items()
     }
 
@@ -206,8 +207,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
             return node
         hparams = dict(node.hparams)
         for name in values.keys() & hparams.keys():
-            old = hparams[name]
-            hparams[name] = to_hparam(name, values[name], np.dtype(old.dtype))
+            dtype = getattr(hparams[name], "dtype", None)  # None: a Python number
+            hparams[name] = to_hparam(name, values[name], float_dtype(dtype))
         return node._replace(hparams=hparams)
 
     return jax.tree.map(replace, opt_state, is_leaf=_holds_hparams)

@@ -168,6 +168,30 @@ def test_set_hparams_with_one_value_per_vmapped_config():
     np.testing.assert_allclose(js.get_hparams(states)["b1"], [0.5, 0.6, 0.7])
 
 
+def test_an_optimizer_built_from_other_arrays_updates_each_state_with_its_own():
+    # Update reads the state, never the closure: a batch of states made elsewhere
+    # is a batch of configurations, whatever the updating optimizer was built with.
+    params, grads = jnp.zeros(2), jnp.ones(2)
+    lrs = jnp.array([1e-3, 1e-2, 1e-1])
+    states = jax.vmap(lambda lr: js.sgd(lr).init(params))(lrs)
+    other = js.sgd(jnp.asarray(0.5))  # never initialised
+    updates, _ = jax.vmap(other.update, in_axes=(None, 0, None))(grads, states, params)
+    np.testing.assert_allclose(updates[:, 0], -lrs, rtol=1e-6)
+
+
+def test_hparams_set_as_python_numbers_by_optax_tree_set_work():
+    # optax's way to change a value in a state puts a Python float in it.
+    params, grads = jnp.ones(3), jnp.full(3, 2.0)
+    optimizer = optax.chain(optax.identity(), js.sgd(0.1))
+    state = optax.tree_utils.tree_set(optimizer.init(params), learning_rate=0.01)
+    eager, _ = optimizer.update(grads, state, params)
+    jitted, _ = jax.jit(optimizer.update)(grads, state, params)
+    np.testing.assert_allclose(eager, -0.02 * np.ones(3), rtol=1e-6)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-6)
+    state = js.set_hparams(state, learning_rate=0.02)
+    assert js.get_hparams(state)["learning_rate"].dtype == jnp.float32
+
+
 def test_hparams_stay_float32_with_bf16_params():
     params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), quadratic_params())
     hparams = js.get_hparams(js.adam(b2=0.999).init(params))

@@ -49,6 +49,12 @@ def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def check_count(name: str, value: Any, alternative: str = "") -> None:
+    """Raises ``ValueError`` unless ``value`` is an int > 0 (not a bool)."""
+    if not is_int(value) or value <= 0:
+        raise ValueError(f"`{name}={value!r}` must be a positive int{alternative}.")
+
+
 def check(
     name: str,
     value: Any,

@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxsched._checks import check_less, is_int
+from jaxsched._checks import check_count, check_less, is_int
 
 
 def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -138,8 +138,7 @@ def random_search(
       >>> print(len(c["learning_rate"]), c["warmup_steps"].dtype.kind)
       4 i
     """
-    if not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"`n={n!r}` must be a positive int.")
+    check_count("n", n)
     if not distributions:
         raise ValueError("`random_search` needs at least one distribution.")
     keys = jax.random.split(key, len(distributions))

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsched import _chunking
-from jaxsched._checks import check_choice, is_int
+from jaxsched._checks import check_choice, check_count
 
 MESH_AXIS = "configs"
 #: How `best`, `table` and `js.plot.sweep` rank: by the smallest or largest mean.
@@ -124,8 +124,7 @@ class SweepResult:
         ``metric`` (``mode``: "min" or "max"): mean and std over seeds; diverged runs
         marked and ranked last."""
         check_choice("mode", mode, MODES)
-        if not is_int(top) or top <= 0:
-            raise ValueError(f"`top={top!r}` must be a positive int.")
+        check_count("top", top)
         scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         bad = self.diverged.any(axis=1)
@@ -178,9 +177,7 @@ class SweepResult:
 
 
 _DTYPES = "__dtypes__"
-
-
-_JSON = "json"
+_JSON = "json"  # the dtype name of static values saved as JSON texts
 
 
 def _save_arrays(path: pathlib.Path, arrays: Mapping[str, Any]) -> None:
@@ -221,6 +218,7 @@ def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 
 def _python_or_fail(value: Any) -> Any:
+    """JSON's fallback: a NumPy scalar as a Python number; nothing else."""
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{value!r} is not JSON")
@@ -459,18 +457,15 @@ def sweep(
     """
     axes, count = _axes(hparams)
     static = _static_axes(static, axes)
-    if not is_int(seeds) or seeds <= 0:
-        raise ValueError(f"`seeds={seeds!r}` must be a positive int.")
+    check_count("seeds", seeds)
     if mesh is not None and MESH_AXIS not in mesh.axis_names:
         raise ValueError(
             f"`mesh` has axes {mesh.axis_names}; it needs one named "
             f"{MESH_AXIS!r} to shard the configurations over."
         )
     shards = _shards(mesh)
-    if chunk_size != "auto" and (not is_int(chunk_size) or chunk_size <= 0):
-        raise ValueError(
-            f"`chunk_size={chunk_size!r}` must be a positive int or 'auto'."
-        )
+    if not (isinstance(chunk_size, str) and chunk_size == "auto"):
+        check_count("chunk_size", chunk_size, " or 'auto'")
     keys = _seed_keys(seeds)
     combos = [
         dict(zip(static, values, strict=True))

@@ -71,6 +71,8 @@ def test_sweep_counts_refuse_bools():
         _sweep(_loss, seeds=True)
     with pytest.raises(ValueError, match="`chunk_size=True` must be a positive int"):
         js.sweep(_loss, GRID, chunk_size=True, progress=False)
+    with pytest.raises(ValueError, match="`n=True` must be a positive int"):
+        js.random_search(jax.random.key(0), True, lr=js.uniform(0.0, 1.0))
 
 
 def test_sweep_result_save_load_keeps_static_values(tmp_path):

@@ -157,6 +157,26 @@ def test_sgdr_grad_in_its_first_cycle_length_matches_finite_difference():
     np.testing.assert_allclose(grad, finite_difference, rtol=1e-5)
 
 
+def test_restarts_grad_in_warmup_ignores_cycles_clamped_to_one_step():
+    # Cycles of 10, 4 + W, 2 + W, 1 + W steps, then max(W, 1) = 1 forever (W < 1):
+    # the clamped cycles do not move with W. Step 20 is in cycle 5 (from 18 + 3W),
+    # steps 12 and 15.5 in the decays of cycles 1 and 2.
+    steps = jnp.asarray([12.0, 15.5, 20.0])
+    with jax.enable_x64(True):
+
+        def total(w):
+            schedule = js.schedules.cosine_warmup_restarts(
+                10.0, cycle_mult=0.5, max_lr=0.1, min_lr=0.001, warmup_steps=w
+            )
+            return schedule(steps).sum()
+
+        grad = jax.grad(total)(jnp.float64(0.375))
+        h = 2.0**-20  # dyadic W and h: (L - W) * m hits its integers exactly
+        finite_difference = (total(0.375 + h) - total(0.375 - h)) / (2 * h)
+    assert abs(float(grad)) > 1e-4
+    np.testing.assert_allclose(grad, finite_difference, rtol=1e-5)
+
+
 @pytest.mark.parametrize("arg", ["first_cycle_steps", "warmup_steps"])
 def test_restarts_grad_in_cycle_lengths_matches_finite_difference(arg):
     # Cycles of 50.3, 77.6 (floor(39.7 * 1.7) + 10.6), 123.6 steps; the steps sit in

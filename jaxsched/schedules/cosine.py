@@ -177,8 +177,8 @@ def restart_cycle(
     or shrink by at least one step a cycle, so the loop is short. The cycle index
     is piecewise constant in the hyperparameters; the cycle's start and length
     carry their derivatives (the floor's is 0): :math:`L_0` moves with
-    ``first_length``, later lengths with :math:`W`, and cycle :math:`c`'s start
-    :math:`\sum_{i<c} L_i` with both.
+    ``first_length``, later lengths with :math:`W` (unless clamped to 1), and
+    cycle :math:`c`'s start :math:`\sum_{i<c} L_i` with both.
 
     Returns:
       ``(cycle, t, length)``: the cycle index :math:`c`, the step within the cycle
@@ -191,35 +191,53 @@ def restart_cycle(
     )
 
     def next_length(length):
-        return jnp.maximum(jnp.floor((length - warmup_steps) * mult) + warmup_steps, 1)
+        """The next cycle's length, and whether the clamp to 1 step set it."""
+        unclamped = jnp.floor((length - warmup_steps) * mult) + warmup_steps
+        return jnp.maximum(unclamped, 1), unclamped < 1
 
     def running(carry):
-        _, start, length, settled = carry
-        return ~settled & (start + length <= step)
+        return ~carry["settled"] & (carry["start"] + carry["length"] <= step)
 
     def advance(carry):
-        cycle, start, length, settled = carry
+        cycle, start, length = carry["cycle"], carry["start"], carry["length"]
         run = running(carry)
-        successor = next_length(length)
+        successor, successor_clamped = next_length(length)
         steady = successor == length
         skipped = jnp.where(steady, floor_div(step - start, length), 1)
-        return (
-            jnp.where(run, cycle + skipped, cycle),
-            jnp.where(run, start + skipped * length, start),
-            jnp.where(run, successor, length),
-            settled | (run & steady),
-        )
+        # Cycles after the first that end here, each W + a floor unless clamped
+        # (past cycle 0, a steady run repeats the successor's length).
+        later = jnp.where(cycle == 0, skipped - 1, skipped)
+        clamped = jnp.where(cycle == 0, successor_clamped, carry["clamped"])
+        new = {
+            "cycle": cycle + skipped,
+            "start": start + skipped * length,
+            "length": successor,
+            "settled": carry["settled"] | steady,
+            "clamped": successor_clamped,
+            "with_warmup": carry["with_warmup"] + jnp.where(clamped, 0, later),
+        }
+        return {k: jnp.where(run, new[k], carry[k]) for k in carry}
 
-    zeros = jnp.zeros_like(step)
-    carry = (zeros, zeros, zeros + first_length, jnp.zeros(step.shape, bool))
-    cycle, start, length, _ = lax.while_loop(
-        lambda c: jnp.any(running(c)), advance, carry
-    )
+    zeros, no = jnp.zeros_like(step), jnp.zeros(step.shape, bool)
+    carry = {
+        "cycle": zeros,
+        "start": zeros,
+        "length": zeros + first_length,
+        "settled": no,
+        "clamped": no,  # the current cycle's length was clamped to 1
+        "with_warmup": zeros,  # finished cycles after the first, not clamped
+    }
+    carry = lax.while_loop(lambda c: jnp.any(running(c)), advance, carry)
+    cycle, start, length = carry["cycle"], carry["start"], carry["length"]
     # The loop's exact values, with the derivatives of start and length attached
     # (zero-valued terms that differentiate as the sums they stand for).
-    later = jnp.maximum(cycle - 1, 0)
-    start_terms = jnp.where(cycle > 0, traced_first_length, 0) + later * traced_warmup
-    length_terms = jnp.where(cycle > 0, traced_warmup, traced_first_length)
+    start_terms = (
+        jnp.where(cycle > 0, traced_first_length, 0)
+        + carry["with_warmup"] * traced_warmup
+    )
+    length_terms = jnp.where(
+        cycle > 0, jnp.where(carry["clamped"], 0, traced_warmup), traced_first_length
+    )
     start = start + (start_terms - lax.stop_gradient(start_terms))
     length = length + (length_terms - lax.stop_gradient(length_terms))
     return cycle, step - start, length
@@ -241,14 +259,16 @@ def sgdr(
        \qquad T_c = T_0 \, m^c
 
     where cycle :math:`c` contains step :math:`k` and :math:`t` is the step
-    within it. Cycles go on forever. Same as torch's
+    within it. Cycles go on forever. (A non-integer :math:`T_0` is allowed, for
+    gradients in it: later cycles are then :math:`T_{c+1} = \lfloor T_c m \rfloor`
+    steps long.) Same as torch's
     ``CosineAnnealingWarmRestarts(T_0=t_0, T_mult=t_mult, eta_min=end_value)``,
     and ``optax.sgdr_schedule`` given one ``warmup_cosine_decay_schedule`` dict
     (``warmup_steps=0``) per cycle.
 
     Args:
       init_value: value at the start of each cycle, >= 0.
-      t_0: length of the first cycle, > 0.
+      t_0: length of the first cycle, > 0 (torch: an integer).
       t_mult: integer factor (>= 1) by which each cycle is longer than the last.
       end_value: the value each cycle anneals towards, >= 0.
       hparam_dtype: float dtype of the hyperparameters.

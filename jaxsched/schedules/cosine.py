@@ -204,8 +204,9 @@ def restart_cycle(
         successor, successor_clamped = next_length(length)
         steady = successor == length
         skipped = jnp.where(steady, floor_div(step - start, length), 1)
-        # Cycles after the first that end here, each W + a floor unless clamped
-        # (past cycle 0, a steady run repeats the successor's length).
+        # The cycles after the first that end here, each W + a floor unless
+        # clamped: in cycle 0 a steady run's later cycles have the successor's
+        # length, past it the current one's.
         later = jnp.where(cycle == 0, skipped - 1, skipped)
         clamped = jnp.where(cycle == 0, successor_clamped, carry["clamped"])
         new = {

@@ -23,6 +23,9 @@ does not read. The same goes for a schedule given to the wrapper
 (``inject_hyperparams(js.sgd)(learning_rate=schedule)`` trains at the schedule's
 first value): give it to the optimizer itself, ``js.sgd(schedule)``, which steps
 it with its own count.
+
+PyTorch's ``maximize=True`` is minimising the negated objective: torch negates the
+gradient before anything else, its L2 term included.
 """
 
 from __future__ import annotations

@@ -47,7 +47,6 @@ def main() -> None:
         "torch": [
             {k: c[k] for k in ("name", "optimizer", "kwargs", "lr_schedule", "params")}
             for c in refs["optimizers"]
-            if not c["kwargs"].get("maximize", False)
         ],
         "ema_momentum": refs["ema_momentum"],
     }

@@ -64,6 +64,18 @@ def to_hparam(name: str, value: HyperparamLike, dtype: np.dtype) -> Hyperparam:
     return cast
 
 
+def check_hparam(
+    name: str,
+    value: HyperparamLike,
+    ok: Callable[[np.ndarray], np.ndarray],
+    allowed: str,
+) -> None:
+    """:func:`~jaxsched._checks.check` for a hyperparameter: a schedule's values
+    cannot be checked when it is built (as a tracer's cannot)."""
+    if not callable(value):
+        check(name, value, ok, allowed)
+
+
 def _check_cast(name, value, cast, ok, allowed) -> None:
     """Raises if casting moved a concrete value out of its range, or to 0."""
     before = concrete(name, value)

@@ -33,8 +33,7 @@ from __future__ import annotations
 import optax
 from jax.typing import DTypeLike
 
-from jaxsched._checks import check
-from jaxsched.hparams import HyperparamLike
+from jaxsched.hparams import HyperparamLike, check_hparam
 from jaxsched.transforms import (
     add_weight_decay,
     scale_by_adagrad,
@@ -111,7 +110,7 @@ def sgd(
       <https://proceedings.mlr.press/v28/sutskever13.html>`_, 2013.
     """
     if momentum is None:
-        check("dampening", dampening, lambda d: d == 0, "0 with `momentum=None`")
+        check_hparam("dampening", dampening, lambda d: d == 0, "0 with `momentum=None`")
         if nesterov:
             raise ValueError("`nesterov=True` needs a `momentum`, not None.")
     return _chain(

@@ -10,7 +10,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxsched._checks import check_count, check_less, is_int
+from jaxsched._checks import check, check_count, check_less, is_int
+
+INT32_MAX = np.iinfo(np.int32).max
 
 
 def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -44,6 +46,11 @@ def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
     }
 
 
+def _check_finite(lo: float, hi: float) -> None:
+    for name, value in (("lo", lo), ("hi", hi)):
+        check(name, value, np.isfinite, "finite")
+
+
 @dataclass(frozen=True)
 class log_uniform:  # noqa: N801 - a distribution, named like a function
     """Log-uniform on [lo, hi] (learning rates, weight decays)."""
@@ -52,6 +59,7 @@ class log_uniform:  # noqa: N801 - a distribution, named like a function
     hi: float
 
     def __post_init__(self):
+        _check_finite(self.lo, self.hi)
         check_less("lo", self.lo, "hi", self.hi)
         if self.lo <= 0:
             raise ValueError(
@@ -71,6 +79,7 @@ class uniform:  # noqa: N801
     hi: float
 
     def __post_init__(self):
+        _check_finite(self.lo, self.hi)
         check_less("lo", self.lo, "hi", self.hi)
 
     def sample(self, key: jax.Array, n: int) -> np.ndarray:
@@ -139,6 +148,7 @@ def random_search(
       4 i
     """
     check_count("n", n)
+    check("n", n, lambda v: v <= INT32_MAX, f"<= {INT32_MAX} (the largest JAX shape)")
     if not distributions:
         raise ValueError("`random_search` needs at least one distribution.")
     keys = jax.random.split(key, len(distributions))

@@ -29,9 +29,15 @@ import jax.numpy as jnp
 import optax
 from jax.typing import DTypeLike
 
-from jaxsched._checks import check
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
-from jaxsched.hparams import Hyperparam, HyperparamLike, fresh, make_hparams, values_at
+from jaxsched.hparams import (
+    Hyperparam,
+    HyperparamLike,
+    check_hparam,
+    fresh,
+    make_hparams,
+    values_at,
+)
 
 
 def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
@@ -134,8 +140,8 @@ def scale_by_momentum(
       in deep learning <https://proceedings.mlr.press/v28/sutskever13.html>`_, 2013.
     """
     if nesterov:
-        check("momentum", momentum, lambda m: m > 0, "> 0 with `nesterov=True`")
-        check("dampening", dampening, lambda d: d == 0, "0 with `nesterov=True`")
+        check_hparam("momentum", momentum, lambda m: m > 0, "> 0 with `nesterov=True`")
+        check_hparam("dampening", dampening, lambda d: d == 0, "0 with `nesterov=True`")
     hparams = make_hparams(hparam_dtype, momentum=momentum, dampening=dampening)
 
     def init(params):

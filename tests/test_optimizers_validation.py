@@ -94,3 +94,15 @@ def test_traced_hyperparameters_are_not_checked_when_built():
         ]
 
     assert float(jax.jit(first_update)(-1.0)[0]) == 1.0
+
+
+def test_nesterov_accepts_a_scheduled_momentum():
+    # A schedule's values cannot be checked when it is built (only numbers are).
+    scheduled = js.sgd(0.1, momentum=js.schedules.constant(0.9), nesterov=True)
+    constant = js.sgd(0.1, momentum=0.9, nesterov=True)
+    params, grads = jnp.ones(3), jnp.full(3, 0.5)
+    for optimizer in (scheduled, constant):
+        state = optimizer.init(params)
+        for _ in range(3):
+            updates, state = optimizer.update(grads, state, params)
+        np.testing.assert_allclose(updates, -0.1 * (0.5 + 0.9 * 0.5 * 2.71), rtol=1e-6)

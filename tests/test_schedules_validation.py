@@ -149,3 +149,16 @@ def test_schedule_traced_values_are_not_checked_at_build_time():
     # Documented: a traced value cannot be validated; building still works.
     value = jax.jit(lambda g: S.step_decay(0.1, 10, gamma=g)(25))(jnp.float32(-0.5))
     assert float(value) == pytest.approx(0.1 * 0.25)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: js.schedules.lr_range(1e-5, np.inf, 10), "end_value"),
+        (lambda: js.schedules.lr_range(1e-5, 1.0, np.inf), "num_steps"),
+        (lambda: js.schedules.sgdr(0.1, 10, t_mult=np.inf), "t_mult"),
+    ],
+)
+def test_infinite_values_are_refused(make, name):
+    with pytest.raises(ValueError, match=f"`{name}=inf`"):
+        make()

@@ -75,6 +75,16 @@ def test_sweep_counts_refuse_bools():
         js.random_search(jax.random.key(0), True, lr=js.uniform(0.0, 1.0))
 
 
+def test_random_search_refuses_infinite_bounds_and_counts_jax_cannot_hold():
+    for distribution in (js.uniform, js.log_uniform):
+        with pytest.raises(ValueError, match="`hi=inf`"):
+            distribution(1e-3, np.inf)
+    with pytest.raises(ValueError, match="`lo=-inf`"):
+        js.uniform(-np.inf, 0.0)
+    with pytest.raises(ValueError, match=r"`n=1.09951e\+12` is out of range"):
+        js.random_search(jax.random.key(0), 2**40, lr=js.uniform(0.0, 1.0))
+
+
 def test_sweep_result_save_load_keeps_static_values(tmp_path):
     static = {"h": [(64,), (128, (2, "x")), None], "flag": [True, False], "s": ["a"]}
     result = _sweep(_loss, static=static)

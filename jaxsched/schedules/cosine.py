@@ -289,7 +289,12 @@ def sgdr(
     """
     require_non_negative(init_value=init_value, end_value=end_value)
     require_positive(t_0=t_0)
-    check("t_mult", t_mult, lambda m: (m >= 1) & (m == np.floor(m)), "an integer >= 1")
+    check(
+        "t_mult",
+        t_mult,
+        lambda m: (m >= 1) & (m == np.floor(m)) & np.isfinite(m),
+        "a finite integer >= 1",
+    )
     return build(
         _sgdr,
         hparam_dtype,

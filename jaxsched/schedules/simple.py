@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxsched._checks import (
@@ -407,7 +408,10 @@ def lr_range(
     else:
         require_non_negative(start_value=start_value)
     check_less("start_value", start_value, "end_value", end_value)
-    check("num_steps", num_steps, lambda n: n >= 2, ">= 2")
+    check("end_value", end_value, np.isfinite, "finite")
+    check(
+        "num_steps", num_steps, lambda n: (n >= 2) & np.isfinite(n), ">= 2 and finite"
+    )
     return build(
         _lr_range,
         hparam_dtype,

@@ -11,8 +11,7 @@ import jax
 import numpy as np
 
 from jaxsched._checks import check, check_count, check_less, is_int
-
-INT32_MAX = np.iinfo(np.int32).max
+from jaxsched._leafwise import INT32_MAX
 
 
 def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:

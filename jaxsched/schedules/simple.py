@@ -408,7 +408,7 @@ def lr_range(
     else:
         require_non_negative(start_value=start_value)
     check_less("start_value", start_value, "end_value", end_value)
-    check("end_value", end_value, np.isfinite, "finite")
+    require_positive(end_value=end_value)  # > start_value >= 0: only inf is new
     check(
         "num_steps", num_steps, lambda n: (n >= 2) & np.isfinite(n), ">= 2 and finite"
     )

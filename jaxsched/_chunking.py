@@ -8,6 +8,8 @@ probe compiles the first chunk, reads its working set from the compiled program
 chunks so that one fits the budget: three quarters of the last-level cache on a
 CPU (the rest for the data, the code and the other cores; on the digits MLP this
 picks 64, the fastest size measured), half the device memory on an accelerator.
+The CPU devices of one process share the cache: on two (one per core) the digits
+MLP gets 32 configurations per device.
 """
 
 from __future__ import annotations
@@ -46,12 +48,23 @@ def working_set_per_config(
     return working_set(compile_chunk(first)) / (first // shards)
 
 
-def chunk_size(count: int, shards: int, per_config: float) -> int:
+def chunk_size(
+    count: int, shards: int, per_config: float, host_devices: int = 1
+) -> int:
     """The chunk size whose working set fits :func:`memory_budget` (the probe's
-    first size when either is unknown)."""
-    budget = memory_budget(jax.devices()[0])
+    first size when either is unknown).
+
+    ``host_devices``: the mesh's devices in this process. CPU devices of one
+    process (``--xla_force_host_platform_device_count``) are the cores of one
+    machine: they run their shards at once and share its cache, so each gets
+    its part of the budget; an accelerator has its memory to itself.
+    """
+    device = jax.devices()[0]
+    budget = memory_budget(device)
     if not per_config or budget is None:
         return even_chunks(count, FIRST_CHUNK, shards)
+    if device.platform == "cpu":
+        budget //= host_devices
     most = max(int(budget // per_config), 1) * shards
     return even_chunks(count, most, shards)
 

@@ -213,6 +213,19 @@ def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
         np.testing.assert_allclose(sharded.metrics["curve"], plain.metrics["curve"],
                                    rtol=1e-6, atol=1e-7)
         print("chunk", sharded.stats["chunk_size"])
+        # jax.make_mesh gives Explicit axes: the chunk's type carries its sharding
+        explicit = jax.make_mesh((4,), ("configs",))
+        assert explicit.axis_types == (jax.sharding.AxisType.Explicit,)
+        typed = js.sweep(train_fn, grid, seeds=2, mesh=explicit, progress=False)
+        np.testing.assert_allclose(typed.metrics["curve"], plain.metrics["curve"],
+                                   rtol=1e-6, atol=1e-7)
+        # the 4 devices share this machine's cache: a budget of 10 configurations
+        # is 2 per device (one chunk of 12 if each device had it all)
+        per_config = typed.stats["working_set_per_config"]
+        from jaxsched import _chunking
+        _chunking.memory_budget = lambda device: int(10.5 * per_config)
+        shared = js.sweep(train_fn, grid, seeds=2, mesh=explicit, progress=False)
+        print("shared chunk", shared.stats["chunk_size"])
     """
     result = _run_python(
         code,
@@ -224,6 +237,7 @@ def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "chunk 8" in result.stdout
+    assert "shared chunk 8" in result.stdout  # 2 per device, 8 in all
 
 
 def test_killed_sweep_resumes_from_its_checkpoints(tmp_path):

@@ -70,6 +70,15 @@ def test_auto_sizes_chunks_to_the_budget_and_equals_explicit_chunks(monkeypatch)
     assert whole.stats["chunk_size"] == 10 and whole.stats["chunks_computed"] == 1
 
 
+def test_cpu_devices_of_one_process_share_the_cache(monkeypatch):
+    assert jax.devices()[0].platform == "cpu"
+    monkeypatch.setattr(_chunking, "memory_budget", lambda device: 64_000)
+    assert _chunking.chunk_size(256, 1, 1000.0) == 64
+    assert _chunking.chunk_size(256, 2, 1000.0, host_devices=2) == 64  # 32 each
+    # two processes with one device each: each has the whole cache
+    assert _chunking.chunk_size(256, 2, 1000.0, host_devices=1) == 128
+
+
 def test_a_second_auto_sweep_of_the_same_shapes_traces_nothing():
     grid = js.grid(learning_rate=np.linspace(0.01, 0.1, 6).astype(np.float32))
     first = js.sweep(train_fn, grid, seeds=1, progress=False)

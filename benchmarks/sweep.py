@@ -1,12 +1,18 @@
 """Time a learning-rate sweep three ways, per configuration, in one process.
 
 The digits MLP (64-128-10, minibatch 32, 300 Adam steps) for K configurations:
-(a) ``js.sweep`` (vmapped chunks of one compiled program), (b) a Python loop over
-one compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
+(a) ``js.sweep`` (vmapped chunks of one compiled program) on one device and, where
+there are several, sharded over all of them (``mesh``), (b) a Python loop over one
+compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
 ``jax.vmap`` written by hand (all K at once). Prints a Markdown table: time per
 configuration (median of ``--repeats`` timed runs after a warm-up that compiles),
 speed-up over (b), compile time, and GFLOP/s against the matmul peak measured in
 the same run.
+
+On a CPU the process makes one device per core (``--cpu-devices``, JAX's
+``jax_num_cpu_devices``): (b), (c) and the first (a) use the first of them as they
+would the only one (its matmuls still use every core), the sharded (a) runs one
+shard per core.
 
     python benchmarks/sweep.py               # K = 1, 8, 64, 256
     python benchmarks/sweep.py --ks 8,64 --repeats 2
@@ -15,6 +21,7 @@ the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import jax
@@ -77,7 +84,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", default="1,8,64,256")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="CPU devices to make (default: one per core)",
+    )
     args = parser.parse_args(argv)
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
+    devices = jax.devices()
+    mesh = jax.make_mesh((len(devices),), ("configs",)) if len(devices) > 1 else None
 
     data = digits.load()
     key = jax.random.key(0)
@@ -94,21 +110,29 @@ def main(argv=None):
         f"jax {jax.__version__}, {jax.devices()[0].device_kind}; digits MLP 64-128-10, "
         f"batch {BATCH}, {STEPS} Adam steps; matmul peak {peak:.0f} GFLOP/s\n"
     )
+    on = f": 1, {len(devices)} devices" if mesh else ""  # the (a) columns' two runs
     print(
-        "| K | (a) js.sweep ms/config | (b) loop ms/config | (c) optax vmap ms/config "
-        "| speed-up (a)/(b) | (a)/(c) time | compile s (a, b, c) | (a) GFLOP/s "
-        "| % of peak | chunk (MB/config) |"
+        f"| K | (a) js.sweep ms/config{on} | (b) loop ms/config "
+        f"| (c) optax vmap ms/config | speed-up (a)/(b){on} | (a)/(c) time{on} "
+        f"| compile s ((a){on}; (b); (c)) | (a) GFLOP/s{on} | % of peak "
+        "| chunk (MB/config per device) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for k in map(int, args.ks.split(",")):
         lrs = np.logspace(-4, -2, k).astype(np.float32)
         keys = jax.random.split(key, k)
+        chunks = {}  # each (a) run's chunk size, by mesh
 
-        def sweep_fn(lrs=lrs):
-            result = js.sweep(sweep_train, {"learning_rate": lrs}, progress=False)
+        def sweep_fn(lrs=lrs, mesh=None, chunks=chunks):
+            result = js.sweep(
+                sweep_train, {"learning_rate": lrs}, mesh=mesh, progress=False
+            )
             per_config = result.stats["working_set_per_config"] / 1e6
-            sweep_fn.chunk = f"{result.stats['chunk_size']} ({per_config:.2f})"
+            chunks[mesh] = f"{result.stats['chunk_size']} ({per_config:.2f})"
             return result.metrics["loss"]
+
+        def sharded_fn(lrs=lrs):
+            return sweep_fn(lrs, mesh)
 
         def loop_fn(lrs=lrs, keys=keys):
             return [solo(jnp.float32(lr), keys[i]) for i, lr in enumerate(lrs)]
@@ -117,14 +141,24 @@ def main(argv=None):
             with jax.numpy_dtype_promotion("standard"):
                 return vmapped(jnp.asarray(lrs), keys)
 
-        (ta, ca), (tb, cb), (tc, cc) = (
-            timed(f, args.repeats) for f in (sweep_fn, loop_fn, optax_fn)
-        )
-        gflops = k * FLOPS_PER_CONFIG / ta / 1e9
+        runs = [sweep_fn, loop_fn, optax_fn] + ([sharded_fn] if mesh else [])
+        (ta, ca), (tb, cb), (tc, cc), *sharded = (timed(f, args.repeats) for f in runs)
+        times = [ta] + [t for t, _ in sharded]
+        compiles = [ca] + [c for _, c in sharded] + [cb, cc]
+        gflops = [k * FLOPS_PER_CONFIG / t / 1e9 for t in times]
+
+        def both(values):
+            return ", ".join(values) if mesh else values[0]
+
         print(
-            f"| {k} | {1e3 * ta / k:.2f} | {1e3 * tb / k:.2f} | {1e3 * tc / k:.2f} | "
-            f"{tb / ta:.2f}x | {ta / tc:.2f} | {ca:.1f}, {cb:.1f}, {cc:.1f} | "
-            f"{gflops:.0f} | {100 * gflops / peak:.0f}% | {sweep_fn.chunk} |",
+            f"| {k} | {both([f'{1e3 * t / k:.2f}' for t in times])} "
+            f"| {1e3 * tb / k:.2f} | {1e3 * tc / k:.2f} "
+            f"| {both([f'{tb / t:.2f}x' for t in times])} "
+            f"| {both([f'{t / tc:.2f}' for t in times])} "
+            f"| {', '.join(f'{c:.1f}' for c in compiles)} "
+            f"| {both([f'{g:.0f}' for g in gflops])} "
+            f"| {both([f'{100 * g / peak:.0f}%' for g in gflops])} "
+            f"| {both(list(chunks.values()))} |",
             flush=True,
         )
 

@@ -1,18 +1,19 @@
 """Time a learning-rate sweep three ways, per configuration, in one process.
 
 The digits MLP (64-128-10, minibatch 32, 300 Adam steps) for K configurations:
-(a) ``js.sweep`` (vmapped chunks of one compiled program) on one device and, where
-there are several, sharded over all of them (``mesh``), (b) a Python loop over one
-compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
+(a) ``js.sweep`` (vmapped chunks of one compiled program), (b) a Python loop over
+one compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
 ``jax.vmap`` written by hand (all K at once). Prints a Markdown table: time per
 configuration (median of ``--repeats`` timed runs after a warm-up that compiles),
 speed-up over (b), compile time, and GFLOP/s against the matmul peak measured in
 the same run.
 
 On a CPU the process makes one device per core (``--cpu-devices``, JAX's
-``jax_num_cpu_devices``): (b), (c) and the first (a) use the first of them as they
-would the only one (its matmuls still use every core), the sharded (a) runs one
-shard per core.
+``jax_num_cpu_devices``). (a), (b) and (c) run on the first device, as they would
+on the only one (their matmuls still use every core); where there are several, (a)
+and (b) run again on all of them: (a) sharded over a ``configs`` mesh, (b) with
+configuration i on device i mod n (the calls are dispatched without waiting, so the
+devices run theirs at once).
 
     python benchmarks/sweep.py               # K = 1, 8, 64, 256
     python benchmarks/sweep.py --ks 8,64 --repeats 2
@@ -21,6 +22,7 @@ shard per core.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 
@@ -110,10 +112,10 @@ def main(argv=None):
         f"jax {jax.__version__}, {jax.devices()[0].device_kind}; digits MLP 64-128-10, "
         f"batch {BATCH}, {STEPS} Adam steps; matmul peak {peak:.0f} GFLOP/s\n"
     )
-    on = f": 1, {len(devices)} devices" if mesh else ""  # the (a) columns' two runs
+    on = f": 1, {len(devices)} devices" if mesh else ""  # (a) and (b) run twice
     print(
-        f"| K | (a) js.sweep ms/config{on} | (b) loop ms/config "
-        f"| (c) optax vmap ms/config | speed-up (a)/(b){on} | (a)/(c) time{on} "
+        f"| K | (a) js.sweep ms/config{on} | (b) loop ms/config{on} "
+        f"| (c) optax vmap ms/config | speed-up (a)/(b){on} | (a)/(c) time "
         f"| compile s ((a){on}; (b); (c)) | (a) GFLOP/s{on} | % of peak "
         "| chunk (MB/config per device) |"
     )
@@ -131,36 +133,47 @@ def main(argv=None):
             chunks[mesh] = f"{result.stats['chunk_size']} ({per_config:.2f})"
             return result.metrics["loss"]
 
-        def sharded_fn(lrs=lrs):
-            return sweep_fn(lrs, mesh)
-
-        def loop_fn(lrs=lrs, keys=keys):
-            return [solo(jnp.float32(lr), keys[i]) for i, lr in enumerate(lrs)]
+        def loop_fn(lrs=lrs, keys=keys, devices=devices[:1]):
+            # configuration i on device i mod n: dispatched without waiting, the
+            # calls on different devices run at once
+            out = []
+            for i, lr in enumerate(lrs):
+                device = devices[i % len(devices)]
+                out.append(solo(*jax.device_put((jnp.float32(lr), keys[i]), device)))
+            return out
 
         def optax_fn(lrs=lrs, keys=keys):
             with jax.numpy_dtype_promotion("standard"):
                 return vmapped(jnp.asarray(lrs), keys)
 
-        runs = [sweep_fn, loop_fn, optax_fn] + ([sharded_fn] if mesh else [])
+        runs = [sweep_fn, loop_fn, optax_fn]
+        if mesh:
+            runs += [
+                functools.partial(sweep_fn, mesh=mesh),
+                functools.partial(loop_fn, devices=devices),
+            ]
         (ta, ca), (tb, cb), (tc, cc), *sharded = (timed(f, args.repeats) for f in runs)
-        times = [ta] + [t for t, _ in sharded]
-        compiles = [ca] + [c for _, c in sharded] + [cb, cc]
-        gflops = [k * FLOPS_PER_CONFIG / t / 1e9 for t in times]
+        a = [ta] + [t for t, _ in sharded[:1]]
+        b = [tb] + [t for t, _ in sharded[1:]]
+        compiles = [ca] + [c for _, c in sharded[:1]] + [cb, cc]
+        gflops = [k * FLOPS_PER_CONFIG / t / 1e9 for t in a]
 
-        def both(values):
-            return ", ".join(values) if mesh else values[0]
+        def cells(form, values):  # one value per device count
+            return ", ".join(form.format(v) for v in values)
 
-        print(
-            f"| {k} | {both([f'{1e3 * t / k:.2f}' for t in times])} "
-            f"| {1e3 * tb / k:.2f} | {1e3 * tc / k:.2f} "
-            f"| {both([f'{tb / t:.2f}x' for t in times])} "
-            f"| {both([f'{t / tc:.2f}' for t in times])} "
-            f"| {', '.join(f'{c:.1f}' for c in compiles)} "
-            f"| {both([f'{g:.0f}' for g in gflops])} "
-            f"| {both([f'{100 * g / peak:.0f}%' for g in gflops])} "
-            f"| {both(list(chunks.values()))} |",
-            flush=True,
-        )
+        row = [
+            str(k),
+            cells("{:.2f}", [1e3 * t / k for t in a]),
+            cells("{:.2f}", [1e3 * t / k for t in b]),
+            f"{1e3 * tc / k:.2f}",
+            cells("{:.2f}x", [tb_ / ta_ for ta_, tb_ in zip(a, b, strict=True)]),
+            f"{ta / tc:.2f}",
+            cells("{:.1f}", compiles),
+            cells("{:.0f}", gflops),
+            cells("{:.0f}%", [100 * g / peak for g in gflops]),
+            ", ".join(chunks.values()),
+        ]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

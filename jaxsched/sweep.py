@@ -433,7 +433,7 @@ def sweep(
         (results are the same as unsharded). On a CPU, one device per core
         (``jax.config.update("jax_num_cpu_devices", os.cpu_count())`` before JAX
         starts) and ``jax.make_mesh((os.cpu_count(),), ("configs",))`` run a
-        shard on each core at once: the digits MLP's sweep is about 1.5x faster
+        shard on each core at once: the digits MLP's sweep is 1.3-2x faster
         on 2 cores than on one device (README, Performance).
       static: axes that change the program (an optimizer kind, a flag), each a
         list of hashable values (a tuple, not a list; NumPy scalars become Python

@@ -151,7 +151,7 @@ print("js.sweep with js.adam = vmap of optax.adam by hand")
 # On a CPU this is also the way to use every core: one CPU device per core runs its
 # shard on its own thread, where a single device runs the small per-configuration
 # matmuls and the random draws one after another. `benchmarks/sweep.py` measures the
-# digits sweep about 1.5x faster on two devices than on one, on a 2-core CPU.
+# digits sweep 1.3-2x faster on two devices than on one, on a 2-core CPU.
 
 # %%
 print("devices:", jax.devices())

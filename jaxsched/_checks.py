@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -29,9 +30,14 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
     if value is None or isinstance(value, (str, bytes)):  # NaN, or "0.9" parsed
         raise not_a_number(name, value)
     try:
-        return np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise not_a_number(name, value) from error
+    # "30" in a list would be parsed, a complex array cut to its real part
+    if array.dtype != bool and not jnp.issubdtype(array.dtype, jnp.integer):
+        if not jnp.issubdtype(array.dtype, jnp.floating):
+            raise not_a_number(name, value)
+    return array.astype(np.float64)
 
 
 def _number(x: float) -> str:
@@ -76,6 +82,41 @@ def check(
     if bad.any():
         raise ValueError(
             f"{_shown(name, values, bad)} is out of range: `{name}` must be {allowed}."
+        )
+
+
+def check_cast(
+    name: str,
+    value: Any,
+    cast: Any,
+    ok: Callable[[np.ndarray], np.ndarray] | None = None,
+    allowed: str = "",
+) -> None:
+    """Raises ``ValueError`` if the cast of a concrete ``value`` to the
+    hyperparameter dtype made a finite element infinite, a nonzero one 0 (in
+    bfloat16 ``eps=1e-8`` becomes 0, in float32 ``1e39`` inf), or, given ``ok``,
+    moved it out of its range ``allowed`` (in bfloat16 ``b2=0.999`` becomes 1)."""
+    before = concrete(name, value)
+    if before is None or isinstance(cast, jax.core.Tracer):
+        return
+    after = np.asarray(cast, np.float64)
+    bad = (np.isfinite(before) & ~np.isfinite(after)) | ((before != 0) & (after == 0))
+    if ok is not None:
+        bad = bad | ~np.asarray(ok(after), bool)
+    if bad.any():
+        first = np.broadcast_to(before, bad.shape)[bad][0]
+        became = np.broadcast_to(after, bad.shape)[bad][0]
+        if not np.isfinite(became):
+            why = "it overflows"
+        elif became == 0 and first != 0:
+            why = "it rounds to 0"
+        else:
+            why = f"`{name}` must be {allowed}"
+        narrow = jnp.finfo(cast.dtype).bits < 32
+        wider = "float32, the default" if narrow else "float64, with jax_enable_x64"
+        raise ValueError(
+            f"`{name}={_number(first)}` becomes {_number(became)} in {cast.dtype} "
+            f"({why}): use a wider `hparam_dtype` ({wider})."
         )
 
 

@@ -80,6 +80,13 @@ class uniform:  # noqa: N801
     def __post_init__(self):
         _check_finite(self.lo, self.hi)
         check_less("lo", self.lo, "hi", self.hi)
+        with np.errstate(over="ignore"):
+            width = np.float64(self.hi) - np.float64(self.lo)
+        if not np.isfinite(width):
+            raise ValueError(
+                f"`hi - lo` overflows float64 (`lo={self.lo}`, `hi={self.hi}`): "
+                "the width of a uniform distribution must be finite."
+            )
 
     def sample(self, key: jax.Array, n: int) -> np.ndarray:
         u = np.asarray(jax.random.uniform(key, (n,)), np.float64)

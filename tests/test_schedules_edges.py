@@ -181,3 +181,12 @@ def test_step_decay_on_an_array_of_steps_steps_at_49_as_torch():
     np.testing.assert_allclose(
         np.asarray(values)[[48, 49, 97, 98]], [0.1, 0.05, 0.05, 0.025]
     )
+
+
+def test_cyclic_exp_range_growing_past_float_range_is_base_at_cycle_ends():
+    # gamma > 1 grows the cycles; once gamma**k overflows, the value is inf, but
+    # at a cycle's end (height 0) it is the base value, not 0 * inf = NaN
+    s = js.schedules.cyclic(0.1, 1.0, 10, mode="exp_range", gamma=1.5)
+    assert float(s(20_000)) == pytest.approx(0.1)
+    assert float(s(20_005)) == float("inf")
+    assert float(s(20)) == pytest.approx(0.1)

@@ -162,3 +162,29 @@ def test_schedule_traced_values_are_not_checked_at_build_time():
 def test_infinite_values_are_refused(make, name):
     with pytest.raises(ValueError, match=f"`{name}=inf`"):
         make()
+
+
+def test_numbers_given_as_strings_or_complex_inside_arrays_are_refused():
+    # NumPy would parse "30" and drop the imaginary part (with a ComplexWarning)
+    with pytest.raises(TypeError, match="`milestones` must be a number"):
+        S.multistep_decay(0.1, ["30", 60])
+    with pytest.raises(TypeError, match="`gamma` must be a number"):
+        S.step_decay(0.1, 10, gamma=np.array([0.5 + 1j, 0.5]))
+    with pytest.raises(TypeError, match="`learning_rate` must be a number"):
+        js.adam(np.array([1e-3 + 0j]))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_schedule_values_that_overflow_the_float_dtype_are_refused(dtype):
+    with pytest.raises(ValueError, match=r"`value=1e\+39` becomes inf in"):
+        S.constant(1e39, hparam_dtype=dtype)
+    with pytest.raises(ValueError, match="`decay_steps=.*` becomes inf in"):
+        S.cosine_decay(0.1, 1e300, hparam_dtype=dtype)
+    assert float(S.constant(3e38)(0)) > 0  # float32's largest values stay
+
+
+def test_a_number_given_for_a_schedule_is_checked_under_its_own_name():
+    with pytest.raises(ValueError, match="`schedule=-1` is out of range"):
+        S.warmup(-1.0, 5)
+    with pytest.raises(ValueError, match=r"`schedules\[1\]=-0.5` is out of range"):
+        S.join([0.1, -0.5], [10])

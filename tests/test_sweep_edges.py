@@ -81,6 +81,8 @@ def test_random_search_refuses_infinite_bounds_and_counts_jax_cannot_hold():
             distribution(1e-3, np.inf)
     with pytest.raises(ValueError, match="`lo=-inf`"):
         js.uniform(-np.inf, 0.0)
+    with pytest.raises(ValueError, match="`hi - lo` overflows float64"):
+        js.uniform(-1e308, 1e308)
     with pytest.raises(ValueError, match=r"`n=1.09951e\+12` is out of range"):
         js.random_search(jax.random.key(0), 2**40, lr=js.uniform(0.0, 1.0))
 

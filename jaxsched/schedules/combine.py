@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxsched._checks import check_choice, check_non_decreasing, require_non_negative
@@ -41,6 +42,13 @@ def as_schedule(
 
 def _external(step, *, fn):
     return fn(step)
+
+
+def _schedule_arg(name: str, value: ScheduleLike, dtype: np.dtype) -> Schedule:
+    """:func:`as_schedule` of an argument; a number is checked under its name."""
+    if not callable(value):
+        require_non_negative(**{name: value})
+    return as_schedule(value, hparam_dtype=dtype)
 
 
 def warmup(
@@ -95,7 +103,7 @@ def warmup(
     require_non_negative(warmup_steps=warmup_steps, init_value=init_value)
     dtype = float_dtype(hparam_dtype)
     hparams = {
-        "schedule": as_schedule(schedule, hparam_dtype=dtype),
+        "schedule": _schedule_arg("schedule", schedule, dtype),
         **to_hparams(dtype, warmup_steps=warmup_steps, init_value=init_value),
     }
     return Schedule(_warmup, hparams, {"mode": mode}, dtype)
@@ -156,7 +164,9 @@ def join(
             f"`boundaries` has shape {shape} but must hold one step fewer than "
             f"`schedules` ({len(schedules) - 1} for {len(schedules)} schedules)."
         )
-    hparams["schedules"] = [as_schedule(s, hparam_dtype=dtype) for s in schedules]
+    hparams["schedules"] = [
+        _schedule_arg(f"schedules[{i}]", s, dtype) for i, s in enumerate(schedules)
+    ]
     return Schedule(_join, hparams, None, dtype)
 
 

@@ -132,7 +132,9 @@ def _cyclic(
         scale = 1 / 2 ** (cycle - 1)
     else:  # "exp_range"
         scale = gamma**step
-    return base_value + (max_value - base_value) * height * scale
+    # at a cycle's end height is 0 however large the scale (gamma > 1 overflows)
+    amplitude = jnp.where(height > 0, height * scale, 0.0)
+    return base_value + (max_value - base_value) * amplitude
 
 
 def one_cycle(

@@ -34,9 +34,9 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
     except (TypeError, ValueError) as error:
         raise not_a_number(name, value) from error
     # "30" in a list would be parsed, a complex array cut to its real part
-    if array.dtype != bool and not jnp.issubdtype(array.dtype, jnp.integer):
-        if not jnp.issubdtype(array.dtype, jnp.floating):
-            raise not_a_number(name, value)
+    real = (bool, jnp.integer, jnp.floating)
+    if not any(jnp.issubdtype(array.dtype, kind) for kind in real):
+        raise not_a_number(name, value)
     return array.astype(np.float64)
 
 
@@ -85,17 +85,28 @@ def check(
         )
 
 
-def check_cast(
+def cast(
     name: str,
     value: Any,
-    cast: Any,
+    dtype: Any,
     ok: Callable[[np.ndarray], np.ndarray] | None = None,
     allowed: str = "",
-) -> None:
-    """Raises ``ValueError`` if the cast of a concrete ``value`` to the
-    hyperparameter dtype made a finite element infinite, a nonzero one 0 (in
-    bfloat16 ``eps=1e-8`` becomes 0, in float32 ``1e39`` inf), or, given ``ok``,
-    moved it out of its range ``allowed`` (in bfloat16 ``b2=0.999`` becomes 1)."""
+) -> jax.Array:
+    """``value`` as a new array of the hyperparameter ``dtype`` (tracers stay
+    tracers). Raises ``TypeError`` if it is not numeric, ``ValueError`` if the
+    cast made a finite concrete element infinite, a nonzero one 0 (in bfloat16
+    ``eps=1e-8`` becomes 0, in float32 ``1e39`` inf), or, given ``ok``, moved it
+    out of its range ``allowed`` (in bfloat16 ``b2=0.999`` becomes 1)."""
+    try:
+        with np.errstate(over="ignore"):  # the error below says it better
+            array = jnp.array(value, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as error:
+        raise not_a_number(name, value) from error
+    _check_cast(name, value, array, ok, allowed)
+    return array
+
+
+def _check_cast(name, value, cast, ok, allowed) -> None:
     before = concrete(name, value)
     if before is None or isinstance(cast, jax.core.Tracer):
         return

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxsched._checks import check, check_cast, not_a_number
+from jaxsched._checks import cast, check
 from jaxsched.schedules import Schedule, as_schedule
 from jaxsched.schedules._core import float_dtype
 
@@ -56,13 +56,7 @@ def to_hparam(name: str, value: HyperparamLike, dtype: np.dtype) -> Hyperparam:
         return as_schedule(value, hparam_dtype=dtype)
     ok, allowed = RANGES[name]
     check(name, value, ok, allowed)
-    try:
-        with np.errstate(over="ignore"):  # check_cast says it better
-            cast = jnp.array(value, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as error:
-        raise not_a_number(name, value) from error
-    check_cast(name, value, cast, ok, allowed)
-    return cast
+    return cast(name, value, dtype, ok, allowed)
 
 
 def check_hparam(

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxsched._checks import check_cast, not_a_number
+from jaxsched._checks import cast, not_a_number
 
 
 def float_dtype(hparam_dtype: DTypeLike | None = None) -> np.dtype:
@@ -156,12 +156,7 @@ def to_hparams(dtype: np.dtype, **values: Any) -> dict[str, jax.Array]:
     for name, value in values.items():
         if callable(value):
             raise not_a_number(name, value)
-        try:
-            with np.errstate(over="ignore"):  # check_cast says it better
-                hparams[name] = jnp.asarray(value, dtype=dtype)
-        except (TypeError, ValueError) as error:
-            raise not_a_number(name, value) from error
-        check_cast(name, value, hparams[name])
+        hparams[name] = cast(name, value, dtype)
     return hparams
 
 

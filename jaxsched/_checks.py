@@ -33,9 +33,16 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise not_a_number(name, value) from error
-    # "30" in a list would be parsed, a complex array cut to its real part
-    real = (bool, jnp.integer, jnp.floating)
-    if not any(jnp.issubdtype(array.dtype, kind) for kind in real):
+    # "30" in a list would be parsed, a complex array cut to its real part;
+    # NumPy holds Python ints beyond int64 as objects
+    if array.dtype == object:
+        if not all(
+            isinstance(x, (int, float, np.integer, np.floating)) for x in array.flat
+        ):
+            raise not_a_number(name, value)
+    elif not any(
+        jnp.issubdtype(array.dtype, k) for k in (bool, jnp.integer, jnp.floating)
+    ):
         raise not_a_number(name, value)
     return array.astype(np.float64)
 
@@ -93,40 +100,48 @@ def cast(
     allowed: str = "",
 ) -> jax.Array:
     """``value`` as a new array of the hyperparameter ``dtype`` (tracers stay
-    tracers). Raises ``TypeError`` if it is not numeric, ``ValueError`` if the
-    cast made a finite concrete element infinite, a nonzero one 0 (in bfloat16
-    ``eps=1e-8`` becomes 0, in float32 ``1e39`` inf), or, given ``ok``, moved it
-    out of its range ``allowed`` (in bfloat16 ``b2=0.999`` becomes 1)."""
+    tracers), checked by :func:`check_fits`. Raises ``TypeError`` if it is not
+    numeric."""
+    check_fits(name, value, dtype, ok, allowed)
     try:
-        with np.errstate(over="ignore"):  # the error below says it better
-            array = jnp.array(value, dtype=dtype, copy=True)
+        return jnp.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as error:
         raise not_a_number(name, value) from error
-    _check_cast(name, value, array, ok, allowed)
-    return array
 
 
-def _check_cast(name, value, cast, ok, allowed) -> None:
+def check_fits(
+    name: str,
+    value: Any,
+    dtype: Any,
+    ok: Callable[[np.ndarray], np.ndarray] | None = None,
+    allowed: str = "",
+) -> None:
+    """Raises ``ValueError`` if casting a concrete ``value`` to ``dtype`` makes a
+    finite element infinite, a nonzero one 0 (in bfloat16 ``eps=1e-8`` becomes 0,
+    in float32 ``1e39`` inf), or, given ``ok``, moves it out of its range
+    ``allowed`` (in bfloat16 ``b2=0.999`` becomes 1). Checked on the value, so
+    also inside ``jit``, where the cast array is a tracer."""
     before = concrete(name, value)
-    if before is None or isinstance(cast, jax.core.Tracer):
+    if before is None:
         return
-    after = np.asarray(cast, np.float64)
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore"):  # the error below says it better
+        after = before.astype(dtype).astype(np.float64)
     bad = (np.isfinite(before) & ~np.isfinite(after)) | ((before != 0) & (after == 0))
     if ok is not None:
         bad = bad | ~np.asarray(ok(after), bool)
     if bad.any():
-        first = np.broadcast_to(before, bad.shape)[bad][0]
-        became = np.broadcast_to(after, bad.shape)[bad][0]
+        first, became = before[bad].flat[0], after[bad].flat[0]
         if not np.isfinite(became):
             why = "it overflows"
         elif became == 0 and first != 0:
             why = "it rounds to 0"
         else:
             why = f"`{name}` must be {allowed}"
-        narrow = jnp.finfo(cast.dtype).bits < 32
+        narrow = jnp.finfo(dtype).bits < 32
         wider = "float32, the default" if narrow else "float64, with jax_enable_x64"
         raise ValueError(
-            f"`{name}={_number(first)}` becomes {_number(became)} in {cast.dtype} "
+            f"`{name}={_number(first)}` becomes {_number(became)} in {dtype} "
             f"({why}): use a wider `hparam_dtype` ({wider})."
         )
 

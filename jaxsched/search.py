@@ -90,7 +90,8 @@ class uniform:  # noqa: N801
 
     def sample(self, key: jax.Array, n: int) -> np.ndarray:
         u = np.asarray(jax.random.uniform(key, (n,)), np.float64)
-        return self.lo + u * (self.hi - self.lo)
+        lo, hi = np.float64(self.lo), np.float64(self.hi)  # float32 bounds overflow
+        return lo + u * (hi - lo)
 
 
 @dataclass(frozen=True)

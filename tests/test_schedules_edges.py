@@ -190,3 +190,9 @@ def test_cyclic_exp_range_growing_past_float_range_is_base_at_cycle_ends():
     assert float(s(20_000)) == pytest.approx(0.1)
     assert float(s(20_005)) == float("inf")
     assert float(s(20)) == pytest.approx(0.1)
+
+    def at_end(gamma):
+        return js.schedules.cyclic(0.1, 1.0, 10, mode="exp_range", gamma=gamma)(2e4)
+
+    grads = jax.grad(at_end)(1.5)
+    assert float(grads) == 0.0

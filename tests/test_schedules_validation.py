@@ -188,3 +188,23 @@ def test_a_number_given_for_a_schedule_is_checked_under_its_own_name():
         S.warmup(-1.0, 5)
     with pytest.raises(ValueError, match=r"`schedules\[1\]=-0.5` is out of range"):
         S.join([0.1, -0.5], [10])
+
+
+def test_python_ints_beyond_int64_are_numbers():
+    assert float(S.cosine_decay(0.1, 2**64)(0)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match=r"`value=1e\+40` becomes inf"):
+        S.constant(10**40)
+
+
+def test_values_that_overflow_the_dtype_are_refused_inside_jit_too():
+    with pytest.raises(ValueError, match=r"`value=1e\+39` becomes inf"):
+        jax.jit(lambda: S.constant(1e39)(3))()
+    with pytest.raises(ValueError, match="`b2=0.999` becomes 1 in bfloat16"):
+        jax.jit(lambda: js.adam(1e-3, b2=0.999, hparam_dtype=jnp.bfloat16))()
+
+
+def test_a_number_for_a_schedule_that_overflows_is_named_as_given():
+    with pytest.raises(ValueError, match=r"`schedule=1e\+06` becomes inf in float16"):
+        S.warmup(1e6, 5, hparam_dtype=jnp.float16)
+    with pytest.raises(ValueError, match=r"`schedules\[1\]=1e\+39` becomes inf"):
+        S.join([0.1, 1e39], [10])

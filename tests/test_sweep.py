@@ -202,7 +202,7 @@ def _run_python(code, env_extra=None, **kwargs):
 
 def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
     code = """
-        import jax, numpy as np, jaxsched as js
+        import jax, jax.numpy as jnp, numpy as np, jaxsched as js
         from tests.sweep_helpers import train_fn
         assert len(jax.devices()) == 4
         grid = js.grid(learning_rate=np.logspace(-3, -1, 10))
@@ -219,6 +219,16 @@ def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
         typed = js.sweep(train_fn, grid, seeds=2, mesh=explicit, progress=False)
         np.testing.assert_allclose(typed.metrics["curve"], plain.metrics["curve"],
                                    rtol=1e-6, atol=1e-7)
+
+        def constant_carry(hp, key):  # the same carry for all configs at first
+            step = lambda c, _: (c * (1 - hp["learning_rate"]) + 1.0, None)
+            return {"c": jax.lax.scan(step, jnp.zeros(()), None, length=5)[0]}
+
+        with jax.set_mesh(jax.make_mesh((2, 2), ("configs", "other"))):  # another
+            carried = js.sweep(constant_carry, grid, mesh=explicit, progress=False)
+        expected = js.sweep(constant_carry, grid, progress=False)
+        np.testing.assert_allclose(carried.metrics["c"], expected.metrics["c"],
+                                   rtol=1e-6)
         # the 4 devices share this machine's cache: a budget of 10 configurations
         # is 2 per device (one chunk of 12 if each device had it all)
         per_config = typed.stats["working_set_per_config"]

@@ -9,7 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxsched._checks import check_choice, check_non_decreasing, require_non_negative
+from jaxsched._checks import (
+    check_choice,
+    check_fits,
+    check_non_decreasing,
+    require_non_negative,
+)
 from jaxsched.schedules._core import Schedule, float_dtype, to_hparams
 from jaxsched.schedules._math import linear_anneal, safe_div
 from jaxsched.schedules.simple import constant
@@ -48,6 +53,7 @@ def _schedule_arg(name: str, value: ScheduleLike, dtype: np.dtype) -> Schedule:
     """:func:`as_schedule` of an argument; a number is checked under its name."""
     if not callable(value):
         require_non_negative(**{name: value})
+        check_fits(name, value, dtype)
     return as_schedule(value, hparam_dtype=dtype)
 
 

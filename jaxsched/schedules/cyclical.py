@@ -130,11 +130,10 @@ def _cyclic(
         scale = 1.0
     elif mode == "triangular2":
         scale = 1 / 2 ** (cycle - 1)
-    else:  # "exp_range"
-        scale = gamma**step
-    # at a cycle's end height is 0 however large the scale (gamma > 1 overflows)
-    amplitude = jnp.where(height > 0, height * scale, 0.0)
-    return base_value + (max_value - base_value) * amplitude
+    else:  # "exp_range"; at a cycle's end (height 0) gamma**0, not 0 * inf once
+        # gamma > 1 overflows (nor a NaN gradient)
+        scale = gamma ** jnp.where(height > 0, step, 0.0)
+    return base_value + (max_value - base_value) * height * scale
 
 
 def one_cycle(

@@ -89,11 +89,17 @@ class LRFinderResult:
     def suggestions(self) -> dict[str, float | np.ndarray]:
         """``steepest`` (torch-lr-finder) and fastai's ``valley``, ``slide``,
         ``minimum`` and ``steep``, on fastai's window of the curve (steps
-        ``num_steps // 10`` to 5 before the last run, up to the first NaN)."""
+        ``num_steps // 10`` to 5 before the last run, up to the first NaN), in
+        float32 as fastai computes them; NaN where a rule has too few points
+        (fastai and torch-lr-finder raise)."""
         num_steps = np.shape(self.lrs)[-1]
 
-        def fastai(rule):
-            return lambda lrs, losses: rule(*_fastai_window(lrs, losses, num_steps))
+        def fastai(rule):  # on float32 copies, as fastai's tensors of its records
+            return lambda lrs, losses: rule(
+                *_fastai_window(
+                    lrs.astype(np.float32), losses.astype(np.float32), num_steps
+                )
+            )
 
         return {
             "steepest": self.suggestion,
@@ -113,8 +119,13 @@ class LRFinderResult:
 def steepest(
     lrs: np.ndarray, losses: np.ndarray, skip_start: int = 10, skip_end: int = 5
 ):
-    """torch-lr-finder: the lr where ``np.gradient`` of the loss is most negative."""
-    end = len(losses) - skip_end if skip_end else len(losses)
+    """torch-lr-finder: the lr where ``np.gradient`` of the loss is most negative,
+    ``skip_start`` points from the start and ``skip_end`` from the end left out (NaN
+    where fewer than 2 remain; torch-lr-finder raises)."""
+    for name, skip in (("skip_start", skip_start), ("skip_end", skip_end)):
+        if not is_int(skip) or skip < 0:
+            raise ValueError(f"`{name}={skip!r}` must be an int >= 0.")
+    end = max(len(losses) - skip_end, 0)
     lrs, losses = lrs[skip_start:end], losses[skip_start:end]
     if len(losses) < 2:
         return float("nan")

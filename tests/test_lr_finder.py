@@ -125,6 +125,28 @@ def test_fastai_suggestions_cut_the_window_at_the_first_nan():
         assert result.suggestions[name] == pytest.approx(value, rel=1e-5), name
 
 
+def test_steepest_skips_are_counts_and_never_wrap_around():
+    lrs, losses = np.array([0.1, 0.2, 0.3, 0.4]), np.array([4.0, 3.0, 1.0, 0.5])
+    assert lr_finder.steepest(lrs, losses, 0, 1) == 0.3  # gradient -1, -1.5, -2
+    # skipping more points than the curve has leaves none (it used to slice
+    # lrs[0:-1], as a negative end counts from the back)
+    assert np.isnan(lr_finder.steepest(lrs, losses, 0, 5))
+    assert np.isnan(lr_finder.steepest(lrs, losses, 9, 0))
+    for skips in ((-3, 0), (0, -1), (1.5, 0)):
+        with pytest.raises(ValueError, match="must be an int >= 0"):
+            lr_finder.steepest(lrs, losses, *skips)
+
+
+def test_fastai_suggestions_compute_in_float32_as_fastai():
+    # fastai 2.8.12 runs its rules on float32 tensors of its records: on a loss
+    # falling linearly in log(lr) the slopes of `steep` tie, and float64
+    # arithmetic broke the tie elsewhere (recorded: fastai's steep on this curve)
+    lrs = js.schedules.lr_range(2.1249774e-07, 9.0061021, 10)(np.arange(10))
+    losses = jnp.asarray([3, 2.5, 2, 1.5, 1, 1, 2, 3, 4, 5], jnp.float32)
+    result = js.LRFinderResult(lrs, losses, losses, jnp.asarray(9))
+    assert result.suggestions["steep"] == 1.4956124232412549e-06
+
+
 def test_valley_on_a_one_point_window_is_that_point():
     # fastai returns the lr of the only point (a run that stopped at step 15 of
     # 100 leaves one point in its window lrs[10:-5]).

@@ -65,10 +65,13 @@ def _sqrt_jvp(primals, tangents):
 
 
 class ScaleByMomentumState(NamedTuple):
-    """State of :func:`scale_by_momentum`."""
+    """State of :func:`scale_by_momentum`; ``started``: the buffer holds a value
+    (torch's ``momentum_buffer`` is not None), false until the first step whose
+    momentum is not 0 (true from the start with ``zero_init``)."""
 
     count: jax.Array
     trace: optax.Updates
+    started: jax.Array
     hparams: dict[str, Hyperparam]
 
 
@@ -80,7 +83,9 @@ class ScaleByMomentumState(NamedTuple):
 @functools.partial(jax.jit, static_argnames="nesterov")
 def _momentum_rule(g, trace, *, momentum, gain, nesterov):
     b = momentum * trace + gain * g
-    return (g + momentum * b if nesterov else b), {"trace": b}
+    u = g + momentum * b if nesterov else b
+    skip = momentum == 0  # torch leaves its buffer as it was, and steps along g
+    return jnp.where(skip, g, u), {"trace": jnp.where(skip, trace, b)}
 
 
 def scale_by_momentum(
@@ -105,9 +110,10 @@ def scale_by_momentum(
     (``optax.ema(β, debias=False)``), which differs from torch's buffer by
     :math:`β^t g_1`.
 
-    A momentum of 0 keeps its buffer, equal to :math:`g_t` (torch then skips its
-    buffer, dampening included), so that ``momentum`` can be traced and swept
-    through 0.
+    While the momentum is 0 the update is :math:`g_t` and the buffer is left as
+    it was, as torch skips it (dampening included); the first step with a
+    momentum other than 0 starts it at :math:`g_t`. So ``momentum`` can be
+    traced, swept, and scheduled through 0 with torch's numbers.
 
     Reproduce: torch ``SGD(momentum=μ, dampening=τ, nesterov=...)`` without its
     learning rate; ``optax.trace(decay=μ, nesterov=...)`` when :math:`\tau = 0`.
@@ -146,24 +152,27 @@ def scale_by_momentum(
 
     def init(params):
         trace = zeros_like_params(params, _dtype(hparams))
-        return ScaleByMomentumState(zero_count(), trace, fresh(hparams))
+        started = jnp.asarray(zero_init)
+        return ScaleByMomentumState(zero_count(), trace, started, fresh(hparams))
 
     rule = functools.partial(_momentum_rule, nesterov=nesterov)
 
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
         hp = values_at(state.hparams, state.count)
-        # torch's first step b_1 = g_1: the buffer starts at zero, so only the
-        # gradient's factor changes (a scalar, no per-element select). torch
-        # also skips its buffer when momentum is 0, dampening included.
+        # torch starts its buffer at b = g: the buffer is zero until then, so
+        # only the gradient's factor changes, a scalar computed once per update.
         momentum = hp["momentum"]
-        undamped = (state.count == 0) | (momentum == 0)
         scalars = {
             "momentum": momentum,
-            "gain": jnp.where(undamped & (not zero_init), 1, 1 - hp["dampening"]),
+            "gain": jnp.where(state.started, 1 - hp["dampening"], 1),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
-        return updates, state._replace(count=increment(state.count), **buffers)
+        return updates, state._replace(
+            count=increment(state.count),
+            started=state.started | (momentum != 0),
+            **buffers,
+        )
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -281,7 +290,10 @@ def _rmsprop_rule(
         v = jnp.where(v > 0, v, 0)  # not below 0 (or NaN) by rounding
     u = g / (_sqrt(v) + eps)
     if trace is not None:
-        new["trace"] = u = momentum * trace + u
+        b = momentum * trace + u
+        skip = momentum <= 0  # torch leaves its buffer as it was, and steps along u
+        new["trace"] = jnp.where(skip, trace, b)
+        u = jnp.where(skip, u, b)
     return u, new
 
 
@@ -312,12 +324,18 @@ def scale_by_rmsprop(
     centered=...)`` equals ``js.rmsprop`` with a constant learning rate; optax
     scales by the learning rate *before* its momentum, so under a schedule the
     two differ (torch and jaxsched apply the current rate to the whole buffer).
+    In float32 hyperparameters (the default) :math:`1 - \rho` is that of
+    :math:`\rho` rounded to float32, where torch takes ``1 - alpha`` of the Python
+    float: the factor differs by 9e-7 (relative) at ``decay=0.99``, 1.3e-5 at
+    0.999 (half that in the update); under x64 (float64 hyperparameters) they
+    agree.
 
     Args:
       decay: :math:`\rho`, in [0, 1).
       eps: :math:`\epsilon`, >= 0.
-      momentum: :math:`\mu`, in [0, 1). A number keeps a buffer (at 0 it equals
-        :math:`g_t / d_t`), so the value can be swept or replaced later; ``None``
+      momentum: :math:`\mu`, in [0, 1). A number keeps a buffer, so the value
+        can be swept or replaced later (while it is 0 the update is
+        :math:`g_t / d_t` and the buffer is left as it was, as in torch); ``None``
         (static) has no buffer and no ``momentum`` hyperparameter: torch's
         momentum-free RMSprop, two floats per parameter less traffic.
       centered: static; divide by the estimated standard deviation instead.

@@ -141,3 +141,89 @@ def test_momentum_zero_ignores_dampening_as_torch():
     swept = jax.vmap(trajectory)(jnp.asarray([0.0, 0.5]))
     np.testing.assert_allclose(swept[0], [0.9, 0.81, 0.729], rtol=1e-6)
     np.testing.assert_allclose(swept[1], trajectory(0.5), rtol=1e-6)
+
+
+# Momentum that reaches 0 and comes back (a momentum schedule, or set_hparams):
+# torch skips its buffer while momentum == 0, leaving it as it was, and SGD starts
+# it (undamped, buf = g) at the first step whose momentum is not 0. Transcribed
+# from torch 2.13's _single_tensor_sgd / _single_tensor_rmsprop.
+MOMENTA = [0.0, 0.0, 0.9, 0.5, 0.0, 0.0, 0.8, 0.9]
+
+
+def _quadratic_grad(w):
+    return np.array([2.0, 0.5, 3.0]) * w + np.array([1.0, -1.0, 0.0])
+
+
+def _torch_sgd(w, lr, momenta, dampening, nesterov):
+    buf, path = None, []
+    for momentum in momenta:
+        g = _quadratic_grad(w)
+        if momentum != 0:
+            if buf is None:
+                buf = g.copy()
+            else:
+                buf = momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        w = w - lr * g
+        path.append(w)
+    return np.stack(path)
+
+
+def _torch_rmsprop(w, lr, momenta, alpha, eps, centered):
+    square_avg, grad_avg, buf, path = 0 * w, 0 * w, 0 * w, []
+    for momentum in momenta:
+        g = _quadratic_grad(w)
+        square_avg = alpha * square_avg + (1 - alpha) * g * g
+        avg = square_avg
+        if centered:
+            grad_avg = alpha * grad_avg + (1 - alpha) * g
+            avg = square_avg - grad_avg * grad_avg
+        avg = np.sqrt(avg) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / avg
+            w = w - lr * buf
+        else:
+            w = w - lr * g / avg
+        path.append(w)
+    return np.stack(path)
+
+
+def _stepwise(values):
+    """The schedule whose value at step k is values[k]."""
+    pieces = [js.schedules.constant(v) for v in values]
+    return js.schedules.join(pieces, np.arange(1, len(values)))
+
+
+def _run_with_momenta(optimizer, w0, steps):
+    def step(carry, _):
+        w, state = carry
+        updates, state = optimizer.update(jnp.asarray(_quadratic_grad(w)), state, w)
+        w = optax.apply_updates(w, updates)
+        return (w, state), w
+
+    return jax.lax.scan(step, (w0, optimizer.init(w0)), None, length=steps)[1]
+
+
+@pytest.mark.parametrize(
+    "dampening, nesterov", [(0.0, False), (0.3, False), (0.0, True)]
+)
+def test_sgd_momentum_through_zero_keeps_torchs_buffer(dampening, nesterov):
+    with jax.enable_x64(True):
+        w0 = jnp.asarray([1.0, -2.0, 0.5])
+        momentum = _stepwise(MOMENTA)
+        optimizer = js.sgd(0.1, momentum, dampening, nesterov=nesterov)
+        path = _run_with_momenta(optimizer, w0, len(MOMENTA))
+    expected = _torch_sgd(np.asarray(w0), 0.1, MOMENTA, dampening, nesterov)
+    np.testing.assert_allclose(path, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_rmsprop_momentum_through_zero_keeps_torchs_buffer(centered):
+    momenta = [0.9, 0.0, 0.0, 0.5, 0.0, 0.8, 0.9, 0.0]  # torch needs > 0 at first
+    with jax.enable_x64(True):
+        w0 = jnp.asarray([1.0, -2.0, 0.5])
+        momentum = _stepwise(momenta)
+        optimizer = js.rmsprop(0.01, decay=0.9, momentum=momentum, centered=centered)
+        path = _run_with_momenta(optimizer, w0, len(momenta))
+    expected = _torch_rmsprop(np.asarray(w0), 0.01, momenta, 0.9, 1e-8, centered)
+    np.testing.assert_allclose(path, expected, rtol=0, atol=1e-12)

@@ -196,3 +196,38 @@ def test_cyclic_exp_range_growing_past_float_range_is_base_at_cycle_ends():
 
     grads = jax.grad(at_end)(1.5)
     assert float(grads) == 0.0
+
+
+# XLA divides an array of steps by a scalar through the scalar's reciprocal
+# (49 * (1/49) = 0.99999994 in float32), so under jit a decay missed its end
+# value, and a power below 1 magnified the leftover ulp (polynomial_decay with
+# power 0.5 held 1.5e-5 instead of 0).
+END_CASES = {
+    "polynomial_decay power 0.5": (lambda T: S.polynomial_decay(0.1, 0.0, T, 0.5), 0.0),
+    "cosine_decay": (lambda T: S.cosine_decay(0.1, T, 0.0), 0.0),
+    "linear": (lambda T: S.linear(0.1, 0.0, T), 0.0),
+    "lr_range": (lambda T: S.lr_range(1e-4, 1.0, T + 1), 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(END_CASES))
+@pytest.mark.parametrize("total", [49, 100, 997])
+def test_decays_end_exactly_at_their_length_under_jit(name, total):
+    make, end = END_CASES[name]
+    steps = jnp.arange(total + 5)
+    closed = jax.jit(lambda k: make(total)(k))(steps)  # the length a constant
+    traced = jax.jit(lambda t, k: make(t)(k))(jnp.float32(total), steps)
+    for values in (closed, traced):
+        np.testing.assert_array_equal(values[total:], end)
+
+
+def test_div_rounds_as_ieee_division_where_xla_uses_the_reciprocal():
+    from jaxsched.schedules._math import div
+
+    steps = jnp.arange(200, dtype=jnp.float32)
+    for total in (49.0, 97.0, 1000.0 / 3):
+        expected = np.asarray(steps) / np.float32(total)
+        plain = jax.jit(lambda n, d: n / d)(steps, jnp.float32(total))
+        assert (np.asarray(plain) != expected).any()  # XLA's reciprocal
+        got = jax.jit(div)(steps, jnp.float32(total))
+        np.testing.assert_array_equal(got, expected)

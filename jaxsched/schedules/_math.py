@@ -6,15 +6,39 @@ import jax
 import jax.numpy as jnp
 
 
+def div(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    """``numerator / denominator`` as IEEE division rounds it, also under ``jit``.
+
+    XLA divides an array by a scalar (a schedule evaluated at many steps at once)
+    through the scalar's reciprocal, up to an ulp off (``49 * (1/49) =
+    0.99999994``): a progress then misses 1 at the end, and a power or a cosine
+    near the end magnifies that. One correction with the remainder
+    ``n - q d`` gives the rounded quotient back.
+    """
+    quotient = numerator / denominator
+    return quotient + (numerator - quotient * denominator) / denominator
+
+
+def progress(elapsed: jax.Array, total: jax.Array) -> jax.Array:
+    """``elapsed / total`` (:func:`div`), exactly 1 from ``total`` on.
+
+    A decay then reaches its end value at ``total`` and holds it, also where
+    XLA folds the division into a multiplication by a constant reciprocal (which
+    :func:`div` cannot correct: the remainder folds to 0 with it) and a power
+    below 1 would magnify the ulp left over.
+    """
+    return jnp.where(elapsed < total, div(elapsed, total), 1.0)
+
+
 def safe_div(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
-    """``numerator / denominator``, and 0 where the denominator is 0.
+    """:func:`div`, and 0 where the denominator is 0.
 
     Used where a zero length (``warmup_steps=0``) selects another branch of a
     ``jnp.where``: the unselected branch must stay finite, or its NaN leaks into
     gradients.
     """
     is_zero = denominator == 0
-    return jnp.where(is_zero, 0.0, numerator / jnp.where(is_zero, 1.0, denominator))
+    return jnp.where(is_zero, 0.0, div(numerator, jnp.where(is_zero, 1.0, denominator)))
 
 
 def floor_div(numerator: jax.Array, denominator: jax.Array) -> jax.Array:

@@ -18,8 +18,10 @@ from jaxsched._checks import (
 from jaxsched.schedules._core import Schedule, build
 from jaxsched.schedules._math import (
     cosine_anneal,
+    div,
     floor_div,
     linear_anneal,
+    progress,
     safe_div,
 )
 
@@ -74,9 +76,7 @@ def cosine_decay(
 
 
 def _cosine_decay(step, *, init_value, decay_steps, end_value):
-    return cosine_anneal(
-        init_value, end_value, jnp.minimum(step, decay_steps) / decay_steps
-    )
+    return cosine_anneal(init_value, end_value, progress(step, decay_steps))
 
 
 def warmup_cosine_decay(
@@ -307,7 +307,7 @@ def sgdr(
 
 def _sgdr(step, *, init_value, t_0, t_mult, end_value):
     _, t, length = restart_cycle(step, t_0, jnp.zeros_like(t_0), t_mult)
-    return cosine_anneal(init_value, end_value, t / length)
+    return cosine_anneal(init_value, end_value, div(t, length))
 
 
 def cosine_warmup_restarts(
@@ -338,7 +338,11 @@ def cosine_warmup_restarts(
     :math:`L_c = W` a cycle is all warmup; a cycle is never shorter than one step).
     Cycles go on forever. At step 0 with ``warmup_steps=0`` the value is
     ``max_lr``; the seed class returns ``min_lr`` there, a quirk not copied. Every
-    other step equals the seed class. No optax or torch built-in equivalent.
+    other step equals the seed class, whose lengths are floored in float64: with
+    float32 hyperparameters a product :math:`(L_c - W) m` within float32 rounding
+    of an integer can floor one lower or higher (``L=100, m=0.29``: 29 steps, the
+    seed's 28), and later cycles shift with it; x64 gives the seed's lengths. No
+    optax or torch built-in equivalent.
 
     Args:
       first_cycle_steps: :math:`L_0`, > 0.

@@ -17,6 +17,7 @@ from jaxsched._checks import (
 from jaxsched.schedules._core import Schedule, build
 from jaxsched.schedules._math import (
     cosine_anneal,
+    div,
     floor_div,
     linear_anneal,
     safe_div,
@@ -122,7 +123,7 @@ def _cyclic(
     cycle = floor_div(step, total) + 1
     t = step - (cycle - 1) * total  # step within the cycle, exact in floats
     height = jnp.where(
-        t <= step_size_up, t / step_size_up, (total - t) / step_size_down
+        t <= step_size_up, div(t, step_size_up), div(total - t, step_size_down)
     )
     if scale_fn is not None:
         scale = scale_fn(cycle if scale_mode == "cycle" else step)

@@ -21,7 +21,7 @@ from jaxsched._checks import (
     require_positive,
 )
 from jaxsched.schedules._core import Schedule, build
-from jaxsched.schedules._math import floor_div
+from jaxsched.schedules._math import div, floor_div, progress
 
 
 def constant(value: ArrayLike, *, hparam_dtype: DTypeLike | None = None) -> Schedule:
@@ -104,8 +104,8 @@ def linear(
 
 
 def _linear(step, *, init_value, end_value, transition_steps, transition_begin):
-    t = jnp.clip(step - transition_begin, 0, transition_steps)
-    return init_value + (end_value - init_value) * (t / transition_steps)
+    elapsed = jnp.maximum(step - transition_begin, 0)
+    return init_value + (end_value - init_value) * progress(elapsed, transition_steps)
 
 
 def polynomial_decay(
@@ -155,7 +155,7 @@ def polynomial_decay(
 
 
 def _polynomial_decay(step, *, init_value, end_value, decay_steps, power):
-    remaining = 1 - jnp.minimum(step, decay_steps) / decay_steps
+    remaining = 1 - progress(step, decay_steps)
     # 0 ** p is 0, but its derivative in p is 0 * log(0): keep the base positive.
     positive = remaining > 0
     decayed = jnp.where(positive, jnp.where(positive, remaining, 1.0) ** power, 0.0)
@@ -307,7 +307,7 @@ def exponential_decay(
 
 
 def _exponential_decay(step, *, init_value, gamma, decay_steps, staircase):
-    p = floor_div(step, decay_steps) if staircase else step / decay_steps
+    p = floor_div(step, decay_steps) if staircase else div(step, decay_steps)
     return init_value * gamma**p
 
 
@@ -357,7 +357,7 @@ def inverse_time_decay(
 
 
 def _inverse_time_decay(step, *, init_value, decay_rate, decay_steps, staircase):
-    p = floor_div(step, decay_steps) if staircase else step / decay_steps
+    p = floor_div(step, decay_steps) if staircase else div(step, decay_steps)
     return init_value / (1 + decay_rate * p)
 
 
@@ -423,7 +423,7 @@ def lr_range(
 
 
 def _lr_range(step, *, start_value, end_value, num_steps, mode):
-    r = jnp.minimum(step, num_steps - 1) / (num_steps - 1)
+    r = progress(step, num_steps - 1)
     if mode == "exp":
         return start_value * (end_value / start_value) ** r
     return start_value + r * (end_value - start_value)

@@ -161,7 +161,7 @@ def time_rounds(sides, steps, rounds):
     """
     names = list(sides)
     times = {name: [] for name in names}
-    for r in range(rounds):
+    for r in range(rounds if names else 0):  # none without torch
         for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
             sides[name](steps)

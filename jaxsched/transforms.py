@@ -38,6 +38,7 @@ from jaxsched.hparams import (
     make_hparams,
     values_at,
 )
+from jaxsched.schedules import Schedule
 
 
 def _dtype(hparams: dict[str, Hyperparam]) -> jnp.dtype:
@@ -80,12 +81,22 @@ class ScaleByMomentumState(NamedTuple):
 # which buffers are present (None or not) selects their optional terms.
 
 
-@functools.partial(jax.jit, static_argnames="nesterov")
-def _momentum_rule(g, trace, *, momentum, gain, nesterov):
+@functools.partial(jax.jit, static_argnames=("nesterov", "through_zero"))
+def _momentum_rule(g, trace, *, momentum, gain, nesterov, through_zero):
     b = momentum * trace + gain * g
+    if through_zero:  # torch leaves its buffer as it was, and steps along g
+        skip = momentum == 0
+        b = jnp.where(skip, trace, b)
     u = g + momentum * b if nesterov else b
-    skip = momentum == 0  # torch leaves its buffer as it was, and steps along g
-    return jnp.where(skip, g, u), {"trace": jnp.where(skip, trace, b)}
+    return (jnp.where(skip, g, u) if through_zero else u), {"trace": b}
+
+
+def _scheduled(hparam: Hyperparam) -> bool:
+    """Whether a hyperparameter is a schedule (known when tracing: a state's
+    structure). A scheduled momentum may pass through 0, so its rule follows
+    torch there; a number's rule keeps one pass fewer over the memory (XLA's CPU
+    backend cannot read the gradient only where the momentum is 0)."""
+    return isinstance(hparam, Schedule)
 
 
 def scale_by_momentum(
@@ -110,10 +121,13 @@ def scale_by_momentum(
     (``optax.ema(β, debias=False)``), which differs from torch's buffer by
     :math:`β^t g_1`.
 
-    While the momentum is 0 the update is :math:`g_t` and the buffer is left as
-    it was, as torch skips it (dampening included); the first step with a
-    momentum other than 0 starts it at :math:`g_t`. So ``momentum`` can be
-    traced, swept, and scheduled through 0 with torch's numbers.
+    While the momentum is 0 the update is :math:`g_t` (dampening has no effect),
+    as in torch. A momentum given as a schedule follows torch through 0: the
+    buffer is left as it was while the momentum is 0, and starts at :math:`g_t`
+    at the first step with a momentum other than 0. A number keeps the buffer
+    equal to :math:`g_t` while it is 0 (one pass fewer over the memory every
+    step); only a number set to 0 and back mid-run (``set_hparams``) then
+    resumes from that buffer, where torch resumes from its old one.
 
     Reproduce: torch ``SGD(momentum=μ, dampening=τ, nesterov=...)`` without its
     learning rate; ``optax.trace(decay=μ, nesterov=...)`` when :math:`\tau = 0`.
@@ -155,10 +169,13 @@ def scale_by_momentum(
         started = jnp.asarray(zero_init)
         return ScaleByMomentumState(zero_count(), trace, started, fresh(hparams))
 
-    rule = functools.partial(_momentum_rule, nesterov=nesterov)
-
     def update(updates, state, params=None, **extra_args):
         del params, extra_args
+        rule = functools.partial(
+            _momentum_rule,
+            nesterov=nesterov,
+            through_zero=_scheduled(state.hparams["momentum"]),
+        )
         hp = values_at(state.hparams, state.count)
         # torch starts its buffer at b = g: the buffer is zero until then, so
         # only the gradient's factor changes, a scalar computed once per update.
@@ -276,12 +293,22 @@ class ScaleByRmspropState(NamedTuple):
     hparams: dict[str, Hyperparam]
 
 
-@jax.jit
+@functools.partial(jax.jit, static_argnames="through_zero")
 def _rmsprop_rule(
-    g, nu, mu=None, trace=None, *, decay, one_minus_decay, eps, momentum=None
+    g,
+    nu,
+    mu=None,
+    trace=None,
+    *,
+    decay,
+    one_minus_decay,
+    eps,
+    momentum=None,
+    through_zero=False,
 ):
     """``mu`` (the mean gradient) only when centered, ``trace`` and ``momentum``
-    only with momentum."""
+    only with momentum; ``through_zero``: a scheduled momentum (see
+    :func:`_scheduled`)."""
     v = decay * nu + one_minus_decay * g * g
     new = {"nu": v}
     if mu is not None:
@@ -291,9 +318,12 @@ def _rmsprop_rule(
     u = g / (_sqrt(v) + eps)
     if trace is not None:
         b = momentum * trace + u
-        skip = momentum <= 0  # torch leaves its buffer as it was, and steps along u
-        new["trace"] = jnp.where(skip, trace, b)
-        u = jnp.where(skip, u, b)
+        if through_zero:  # torch leaves its buffer as it was, and steps along u
+            skip = momentum <= 0
+            b, u = jnp.where(skip, trace, b), jnp.where(skip, u, b)
+        else:
+            u = b
+        new["trace"] = b
     return u, new
 
 
@@ -334,8 +364,10 @@ def scale_by_rmsprop(
       decay: :math:`\rho`, in [0, 1).
       eps: :math:`\epsilon`, >= 0.
       momentum: :math:`\mu`, in [0, 1). A number keeps a buffer, so the value
-        can be swept or replaced later (while it is 0 the update is
-        :math:`g_t / d_t` and the buffer is left as it was, as in torch); ``None``
+        can be swept or replaced later; while it is 0 the update is
+        :math:`g_t / d_t`, as in torch, and the buffer holds that (torch leaves
+        its buffer as it was, and so does a momentum given as a schedule; see
+        :func:`scale_by_momentum`); ``None``
         (static) has no buffer and no ``momentum`` hyperparameter: torch's
         momentum-free RMSprop, two floats per parameter less traffic.
       centered: static; divide by the estimated standard deviation instead.
@@ -377,8 +409,13 @@ def scale_by_rmsprop(
         del params, extra_args
         hp = values_at(state.hparams, state.count)
         scalars = hp | {"one_minus_decay": 1 - hp["decay"]}  # once, not per leaf
+        rule = _rmsprop_rule
+        if with_momentum:
+            rule = functools.partial(
+                rule, through_zero=_scheduled(state.hparams["momentum"])
+            )
         updates, buffers = per_leaf(
-            _rmsprop_rule,
+            rule,
             scalars,
             updates,
             nu=state.nu,

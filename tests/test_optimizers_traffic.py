@@ -1,0 +1,73 @@
+"""Each update moves no more memory than its optax twin: bytes accessed by the
+compiled, donated ``update + apply_updates`` (XLA's cost analysis of the HLO, a
+count, not a timing). A rule that makes XLA read a buffer twice, or materialise a
+term into fresh memory, shows here first (benchmarks/update_step.py times it)."""
+
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+
+import jaxsched as js
+
+
+def _traced_decay(optimizer):
+    """optax with jaxsched's default `weight_decay=0.0` kept as data."""
+    decay = optax.inject_hyperparams(optax.add_decayed_weights)(weight_decay=0.0)
+    return optax.chain(decay, optimizer)
+
+
+PAIRS = {
+    "sgd momentum": (
+        js.sgd(1e-3, momentum=0.9, weight_decay=None),
+        optax.sgd(1e-3, momentum=0.9),
+    ),
+    "sgd momentum, traced decay": (
+        js.sgd(1e-3, momentum=0.9),
+        _traced_decay(optax.sgd(1e-3, momentum=0.9)),
+    ),
+    "sgd nesterov": (
+        js.sgd(1e-3, momentum=0.9, weight_decay=None, nesterov=True),
+        optax.sgd(1e-3, momentum=0.9, nesterov=True),
+    ),
+    "adagrad": (
+        js.adagrad(1e-2, 0.0, None, 0.1, 0.0),
+        optax.adagrad(1e-2, initial_accumulator_value=0.1, eps=0.0),
+    ),
+    "rmsprop": (
+        js.rmsprop(1e-3, momentum=None, weight_decay=None),
+        optax.rmsprop(1e-3, 0.99, 1e-8, eps_in_sqrt=False),
+    ),
+    "rmsprop momentum, centered": (
+        js.rmsprop(1e-3, momentum=0.9, weight_decay=None, centered=True),
+        optax.rmsprop(1e-3, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.9, centered=True),
+    ),
+    "adam": (js.adam(1e-3, weight_decay=None), optax.adam(1e-3)),
+    "adam, traced decay": (js.adam(1e-3), _traced_decay(optax.adam(1e-3))),
+    "adamw": (
+        js.adamw(1e-3, weight_decay=1e-2),
+        optax.adamw(1e-3, weight_decay=1e-2),
+    ),
+}
+
+
+def _bytes_per_parameter(optimizer, size=2**16):
+    params = jnp.ones(size)
+
+    def step(params, state, grads):
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    with jax.numpy_dtype_promotion("standard"):
+        state = optimizer.init(params)
+        step = jax.jit(step, donate_argnums=(0, 1))
+        compiled = step.lower(params, state, params).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return cost["bytes accessed"] / size
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_update_moves_no_more_memory_than_optax(name):
+    ours, theirs = (_bytes_per_parameter(o) for o in PAIRS[name])
+    assert ours <= theirs + 0.01, f"{ours:.2f} bytes per parameter, optax {theirs:.2f}"

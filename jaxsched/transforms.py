@@ -82,8 +82,8 @@ class ScaleByMomentumState(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("nesterov", "through_zero"))
-def _momentum_rule(g, trace, *, momentum, gain, nesterov, through_zero):
-    b = momentum * trace + gain * g
+def _momentum_rule(g, trace, *, momentum, keep, gain, nesterov, through_zero):
+    b = keep * trace + gain * g
     if through_zero:  # torch leaves its buffer as it was, and steps along g
         skip = momentum == 0
         b = jnp.where(skip, trace, b)
@@ -126,8 +126,8 @@ def scale_by_momentum(
     buffer is left as it was while the momentum is 0, and starts at :math:`g_t`
     at the first step with a momentum other than 0. A number keeps the buffer
     equal to :math:`g_t` while it is 0 (one pass fewer over the memory every
-    step); only a number set to 0 and back mid-run (``set_hparams``) then
-    resumes from that buffer, where torch resumes from its old one.
+    step): only a number set from a value to 0 and back mid-run (``set_hparams``)
+    then resumes from that buffer, where torch resumes from its old one.
 
     Reproduce: torch ``SGD(momentum=μ, dampening=τ, nesterov=...)`` without its
     learning rate; ``optax.trace(decay=μ, nesterov=...)`` when :math:`\tau = 0`.
@@ -177,11 +177,12 @@ def scale_by_momentum(
             through_zero=_scheduled(state.hparams["momentum"]),
         )
         hp = values_at(state.hparams, state.count)
-        # torch starts its buffer at b = g: the buffer is zero until then, so
-        # only the gradient's factor changes, a scalar computed once per update.
+        # torch starts its buffer at b = g: only the factors change, scalars
+        # computed once per update.
         momentum = hp["momentum"]
         scalars = {
             "momentum": momentum,
+            "keep": jnp.where(state.started, momentum, 0),
             "gain": jnp.where(state.started, 1 - hp["dampening"], 1),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)

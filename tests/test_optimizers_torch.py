@@ -227,3 +227,21 @@ def test_rmsprop_momentum_through_zero_keeps_torchs_buffer(centered):
         path = _run_with_momenta(optimizer, w0, len(momenta))
     expected = _torch_rmsprop(np.asarray(w0), 0.01, momenta, 0.9, 1e-8, centered)
     np.testing.assert_allclose(path, expected, rtol=0, atol=1e-12)
+
+
+def test_sgd_momentum_number_set_from_zero_starts_torchs_buffer():
+    # momentum 0 (a number) for two steps, then 0.9 by set_hparams: torch has no
+    # buffer yet and starts it at b = g (undamped), whatever the earlier steps
+    momenta = [0.0, 0.0, 0.9, 0.9, 0.9]
+    with jax.enable_x64(True):
+        w = jnp.asarray([1.0, -2.0, 0.5])
+        optimizer = js.sgd(0.1, momentum=0.0, dampening=0.3)
+        state, path = optimizer.init(w), []
+        for momentum in momenta:
+            state = js.set_hparams(state, momentum=momentum)
+            grads = jnp.asarray(_quadratic_grad(np.asarray(w)))
+            updates, state = optimizer.update(grads, state, w)
+            w = optax.apply_updates(w, updates)
+            path.append(w)
+    expected = _torch_sgd(np.asarray([1.0, -2.0, 0.5]), 0.1, momenta, 0.3, False)
+    np.testing.assert_allclose(np.stack(path), expected, rtol=0, atol=1e-12)

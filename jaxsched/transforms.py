@@ -177,13 +177,13 @@ def scale_by_momentum(
             through_zero=_scheduled(state.hparams["momentum"]),
         )
         hp = values_at(state.hparams, state.count)
-        # torch starts its buffer at b = g: only the factors change, scalars
-        # computed once per update.
+        # torch starts its buffer at b = g and steps along g (undamped) while
+        # the momentum is 0: only the factors change, scalars computed once.
         momentum = hp["momentum"]
         scalars = {
             "momentum": momentum,
             "keep": jnp.where(state.started, momentum, 0),
-            "gain": jnp.where(state.started, 1 - hp["dampening"], 1),
+            "gain": jnp.where(state.started & (momentum != 0), 1 - hp["dampening"], 1),
         }
         updates, buffers = per_leaf(rule, scalars, updates, trace=state.trace)
         return updates, state._replace(

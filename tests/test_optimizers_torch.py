@@ -229,10 +229,16 @@ def test_rmsprop_momentum_through_zero_keeps_torchs_buffer(centered):
     np.testing.assert_allclose(path, expected, rtol=0, atol=1e-12)
 
 
-def test_sgd_momentum_number_set_from_zero_starts_torchs_buffer():
-    # momentum 0 (a number) for two steps, then 0.9 by set_hparams: torch has no
-    # buffer yet and starts it at b = g (undamped), whatever the earlier steps
-    momenta = [0.0, 0.0, 0.9, 0.9, 0.9]
+@pytest.mark.parametrize(
+    "momenta",
+    [
+        [0.0, 0.0, 0.9, 0.9, 0.9],  # torch starts its buffer at b = g, undamped
+        [0.9, 0.9, 0.0, 0.0],  # at 0, torch steps along g, undamped
+    ],
+)
+def test_sgd_momentum_number_set_to_and_from_zero_as_torch(momenta):
+    # a number changed by set_hparams (only value -> 0 -> value differs: the
+    # buffer then holds g, where torch resumes from its old one; documented)
     with jax.enable_x64(True):
         w = jnp.asarray([1.0, -2.0, 0.5])
         optimizer = js.sgd(0.1, momentum=0.0, dampening=0.3)

@@ -206,6 +206,7 @@ END_CASES = {
     "polynomial_decay power 0.5": (lambda T: S.polynomial_decay(0.1, 0.0, T, 0.5), 0.0),
     "cosine_decay": (lambda T: S.cosine_decay(0.1, T, 0.0), 0.0),
     "linear": (lambda T: S.linear(0.1, 0.0, T), 0.0),
+    "linear to 0.00283823": (lambda T: S.linear(0.1, 0.00283823, T), 0.00283823),
     "lr_range": (lambda T: S.lr_range(1e-4, 1.0, T + 1), 1.0),
 }
 
@@ -218,7 +219,7 @@ def test_decays_end_exactly_at_their_length_under_jit(name, total):
     closed = jax.jit(lambda k: make(total)(k))(steps)  # the length a constant
     traced = jax.jit(lambda t, k: make(t)(k))(jnp.float32(total), steps)
     for values in (closed, traced):
-        np.testing.assert_array_equal(values[total:], end)
+        np.testing.assert_array_equal(values[total:], np.float32(end))
 
 
 def test_div_rounds_as_ieee_division_where_xla_uses_the_reciprocal():
@@ -231,3 +232,8 @@ def test_div_rounds_as_ieee_division_where_xla_uses_the_reciprocal():
         assert (np.asarray(plain) != expected).any()  # XLA's reciprocal
         got = jax.jit(div)(steps, jnp.float32(total))
         np.testing.assert_array_equal(got, expected)
+    # an infinite quotient or denominator stays what division gives (the
+    # remainder would be inf - inf or 0 * inf)
+    big, tiny = jnp.float32(1e30), jnp.float32(1e-10)
+    np.testing.assert_array_equal(jax.jit(div)(big, tiny), np.inf)
+    np.testing.assert_array_equal(jax.jit(div)(big, jnp.float32(np.inf)), 0.0)

@@ -105,7 +105,8 @@ def linear(
 
 def _linear(step, *, init_value, end_value, transition_steps, transition_begin):
     elapsed = jnp.maximum(step - transition_begin, 0)
-    return init_value + (end_value - init_value) * progress(elapsed, transition_steps)
+    ramp = init_value + (end_value - init_value) * div(elapsed, transition_steps)
+    return jnp.where(elapsed < transition_steps, ramp, end_value)  # exactly
 
 
 def polynomial_decay(

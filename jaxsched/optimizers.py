@@ -324,7 +324,8 @@ def adamw(
     ``p *= 1 - lr * weight_decay`` before its Adam step.
 
     Reproduce: torch ``AdamW(lr, betas=(b1, b2), eps, weight_decay, amsgrad)``;
-    ``optax.adamw(lr, b1, b2, eps, weight_decay)``.
+    ``optax.adamw(lr, b1, b2, eps, weight_decay=weight_decay)`` (optax's fifth
+    positional argument is ``eps_root``).
 
     Args:
       learning_rate: :math:`\eta`, >= 0.

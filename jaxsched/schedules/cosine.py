@@ -43,7 +43,8 @@ def cosine_decay(
     eta_min=end_value)``. Past ``decay_steps`` we hold ``end_value``; torch's
     recursive form instead climbs back up (a cosine of period :math:`2T`). Same as
     ``optax.cosine_decay_schedule(init_value, decay_steps,
-    alpha=end_value / init_value)`` and keras ``CosineDecay`` without warmup.
+    alpha=end_value / init_value)`` (for ``init_value > 0``) and keras
+    ``CosineDecay`` without warmup.
 
     Args:
       init_value: value at step 0, >= 0.
@@ -100,8 +101,9 @@ def warmup_cosine_decay(
     ``decay_steps`` (:math:`T`) counts the warmup too, as optax does; the value is
     held at ``end_value`` from :math:`T` on. Same as
     ``optax.warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps,
-    decay_steps, end_value)`` (which fails under ``jit`` for a traced
-    ``peak_value``), and with ``init_value=0`` the tf-yolov3 formula
+    decay_steps, end_value)`` for ``peak_value > 0`` (optax fails under ``jit``
+    for a traced ``peak_value``, and at ``peak_value=0`` stays at 0 where this
+    anneals from 0 to ``end_value``), and with ``init_value=0`` the tf-yolov3 formula
     ``step / warmup * lr_init``, then cosine to ``lr_end`` at ``total_steps``. In
     torch: ``SequentialLR([LinearLR, CosineAnnealingLR(T_max=T - W)], [W])``.
 
@@ -265,7 +267,7 @@ def sgdr(
     steps long.) Same as torch's
     ``CosineAnnealingWarmRestarts(T_0=t_0, T_mult=t_mult, eta_min=end_value)``,
     and ``optax.sgdr_schedule`` given one ``warmup_cosine_decay_schedule`` dict
-    (``warmup_steps=0``) per cycle.
+    (``warmup_steps=0``) per cycle, for ``init_value > 0``.
 
     Args:
       init_value: value at the start of each cycle, >= 0.

@@ -13,7 +13,10 @@ is a structural choice: the term and its buffer are left out of the program and
 of the state. A number, even 0, keeps them, so the value can be traced, swept
 with ``vmap`` or replaced later; the price is memory traffic (the L2 term reads
 the parameters once more in each XLA kernel that needs the decayed gradient; a
-momentum buffer is read and written every step).
+momentum buffer is read and written every step). A weight decay of 0 skips the
+parameters, as torch's ``if weight_decay != 0`` does, so where XLA sees the 0 as
+a constant (a state made inside the compiled function, as in a sweep's
+``train_fn``) the term costs nothing.
 
 Inside ``optax.inject_hyperparams`` these optimizers train as they do alone, but
 their hyperparameters live in their own state: read and change them with

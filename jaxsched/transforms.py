@@ -570,9 +570,28 @@ class AddWeightDecayState(NamedTuple):
     hparams: dict[str, Hyperparam]
 
 
+@jax.custom_jvp
+def _plus_decay(g, params, weight_decay):
+    r""":math:`g + \lambda p`, or ``g`` where :math:`\lambda = 0` (torch's ``if
+    weight_decay != 0``): an infinite parameter then gives no NaN, and where XLA
+    knows the value is 0 (a state made inside the compiled function, as in a sweep)
+    it leaves the parameters unread. Its derivative is that of
+    :math:`g + \lambda p` everywhere, 0 included (``jax.grad`` by the weight decay).
+    """
+    return g + jnp.where(weight_decay != 0, weight_decay * params, 0)
+
+
+@_plus_decay.defjvp
+def _plus_decay_jvp(primals, tangents):
+    g, params, weight_decay = primals
+    dg, dparams, dweight_decay = tangents
+    tangent = dg + weight_decay * dparams + dweight_decay * params
+    return _plus_decay(g, params, weight_decay), tangent
+
+
 @jax.jit
 def _weight_decay_rule(g, params, *, weight_decay):
-    return g + weight_decay * params, {}
+    return _plus_decay(g, params, weight_decay), {}
 
 
 def add_weight_decay(
@@ -587,7 +606,10 @@ def add_weight_decay(
     RMSprop and Adam); after the scaler and before
     :func:`scale_by_learning_rate` it is decoupled weight decay (AdamW,
     :math:`p \leftarrow p - \eta(u + \lambda p)`, with the current scheduled
-    :math:`\eta`). Reproduce: ``optax.add_decayed_weights(weight_decay)``.
+    :math:`\eta`). At :math:`\lambda = 0` the term is skipped, as torch's ``if
+    weight_decay != 0`` (an infinite parameter gives no NaN; where XLA knows the
+    0, the parameters are not even read). Reproduce:
+    ``optax.add_decayed_weights(weight_decay)``.
 
     Args:
       weight_decay: :math:`\lambda`, >= 0.

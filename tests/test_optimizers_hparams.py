@@ -112,6 +112,27 @@ def test_hypergradient_of_unrolled_training_matches_finite_difference(factory):
         np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam, js.adamw])
+def test_hypergradient_by_weight_decay_at_zero_matches_finite_difference(factory):
+    # At weight_decay=0 the term skips the parameters (torch's `if weight_decay !=
+    # 0`); its derivative is still that of g + lambda p. Jitted: -h is traced, not
+    # range-checked.
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda x: x.astype(jnp.float64), quadratic_params())
+
+        @jax.jit
+        def loss_after_training(weight_decay):
+            optimizer = factory(0.02, weight_decay=weight_decay)
+            _, losses = _train(optimizer, optimizer.init(params), params, steps=8)
+            return losses[-1]
+
+        grad = jax.grad(loss_after_training)(0.0)
+        h = 1e-6
+        fd = (loss_after_training(h) - loss_after_training(-h)) / (2 * h)
+        assert np.isfinite(grad) and abs(grad) > 1e-6
+        np.testing.assert_allclose(grad, fd, rtol=1e-5)
+
+
 def test_set_hparams_number_schedule_and_back():
     params = quadratic_params()
     optimizer = js.sgd(0.1, momentum=0.9)

@@ -1,5 +1,6 @@
 """Optimizers reproduce PyTorch's trajectories (float64, x64 on) to 1e-12."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -251,3 +252,18 @@ def test_sgd_momentum_number_set_to_and_from_zero_as_torch(momenta):
             path.append(w)
     expected = _torch_sgd(np.asarray([1.0, -2.0, 0.5]), 0.1, momenta, 0.3, False)
     np.testing.assert_allclose(np.stack(path), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam])
+def test_zero_weight_decay_skips_the_parameters_as_torch(factory):
+    # torch: `if weight_decay != 0: grad = grad.add(param, alpha=weight_decay)`.
+    # 0 * inf is NaN: an infinite parameter must not poison its own update.
+    params = jnp.array([jnp.inf, 1.0])
+    grads = jnp.array([0.5, -0.25])
+
+    def updates(weight_decay):
+        optimizer = factory(0.1, weight_decay=weight_decay)
+        return optimizer.update(grads, optimizer.init(params), params)[0]
+
+    chex.assert_tree_all_finite(updates(0.0))
+    chex.assert_trees_all_equal(updates(0.0), updates(None))

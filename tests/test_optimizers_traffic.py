@@ -71,3 +71,31 @@ def _bytes_per_parameter(optimizer, size=2**16):
 def test_update_moves_no_more_memory_than_optax(name):
     ours, theirs = (_bytes_per_parameter(o) for o in PAIRS[name])
     assert ours <= theirs + 0.01, f"{ours:.2f} bytes per parameter, optax {theirs:.2f}"
+
+
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam])
+def test_zero_weight_decay_known_to_xla_reads_no_parameters(factory):
+    # A state made inside the compiled function (a sweep's train_fn) holds the
+    # default weight_decay=0.0 as a constant: the L2 term must then cost what
+    # weight_decay=None costs (0 * p is not 0 for an infinite p, so XLA keeps a
+    # plain `g + 0 * p`).
+    def compiled_bytes(weight_decay):
+        optimizer = factory(1e-3, weight_decay=weight_decay)
+
+        def train(params, grads):
+            def step(carry, _):
+                params, state = carry
+                updates, state = optimizer.update(grads, state, params)
+                return (optax.apply_updates(params, updates), state), None
+
+            carry = (params, optimizer.init(params))
+            return jax.lax.scan(step, carry, length=3)[0][0]
+
+        params = jnp.ones(2**16)
+        with jax.numpy_dtype_promotion("standard"):
+            compiled = jax.jit(train).lower(params, params).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        return cost["bytes accessed"]
+
+    assert compiled_bytes(0.0) == compiled_bytes(None)

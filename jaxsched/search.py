@@ -125,6 +125,15 @@ class int_uniform:  # noqa: N801
         return np.asarray(jax.random.randint(key, (n,), self.lo, maxval, dtype))
 
 
+def _kind(value: Any) -> str | None:
+    """What NumPy makes of a choice: "bool", "number", "string", None (other)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    return "string" if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class choice:  # noqa: N801
     """One of ``values``, uniformly."""
@@ -132,8 +141,21 @@ class choice:  # noqa: N801
     values: tuple
 
     def __init__(self, values: Sequence[Any]):
+        if isinstance(values, (np.ndarray, jax.Array)) and np.ndim(values) == 1:
+            values = np.asarray(values).tolist()
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise ValueError(
+                f"`choice` takes a list of values, got {values!r}: "
+                f"`choice([{values!r}])` for one value."
+            )
         if len(values) == 0:
             raise ValueError("`choice` needs at least one value.")
+        kinds = {_kind(v) for v in values}
+        if None in kinds or len(kinds) > 1:
+            raise ValueError(
+                "`choice` takes numbers, bools or strings, one kind of them (NumPy "
+                f"would convert a mix to one type), got {list(values)!r}."
+            )
         object.__setattr__(self, "values", tuple(values))
 
     def sample(self, key: jax.Array, n: int) -> np.ndarray:

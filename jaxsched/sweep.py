@@ -18,6 +18,7 @@ import json
 import math
 import pathlib
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -145,36 +146,62 @@ class SweepResult:
         return "\n".join(lines)
 
     def save(self, path: str | pathlib.Path) -> None:
-        """Writes ``path`` (.npz of the arrays) and ``path`` + ``.json`` (layout).
+        """Writes ``path`` + ``.npz`` (the arrays) and ``path`` + ``.json`` (their
+        layout); a ``path`` that ends in one of these is taken without it.
 
         Dtypes are kept (bfloat16 included); static values are kept if JSON holds
         them (``None``, bools, numbers, strings, tuples of these), otherwise
         (functions) saved as their ``str``.
         """
-        path = pathlib.Path(path)
+        npz, layout_json = _result_files(path)
         arrays = {f"hparams/{k}": v for k, v in self.hparams.items()}
         arrays |= {f"metrics/{k}": v for k, v in self.metrics.items()}
         arrays["diverged"] = self.diverged
-        _save_arrays(path.with_suffix(".npz"), arrays)
+        _save_arrays(npz, arrays)
         layout = {
             "hparams": list(self.hparams),
             "metrics": list(self.metrics),
             "stats": self.stats,
         }
-        path.with_suffix(".json").write_text(json.dumps(layout, indent=1, default=str))
+        layout_json.write_text(json.dumps(layout, indent=1, default=str))
 
     @classmethod
     def load(cls, path: str | pathlib.Path) -> SweepResult:
-        """Reads what :meth:`save` wrote (no pickle)."""
-        path = pathlib.Path(path)
-        layout = json.loads(path.with_suffix(".json").read_text())
-        arrays = _load_arrays(path.with_suffix(".npz"))
-        return cls(
-            {k: arrays[f"hparams/{k}"] for k in layout["hparams"]},
-            {k: arrays[f"metrics/{k}"] for k in layout["metrics"]},
-            arrays["diverged"],
-            layout["stats"],
-        )
+        """Reads what :meth:`save` wrote (no pickle); raises ``ValueError`` if the
+        files do not hold a sweep's result."""
+        npz, layout_json = _result_files(path)
+        try:
+            layout = json.loads(layout_json.read_text())
+            arrays = _load_arrays(npz)
+            result = cls(
+                {k: arrays[f"hparams/{k}"] for k in layout["hparams"]},
+                {k: arrays[f"metrics/{k}"] for k in layout["metrics"]},
+                arrays["diverged"],
+                layout["stats"],
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"{str(npz)!r} and {str(layout_json)!r} do not hold a sweep's result "
+                f"written by SweepResult.save: {error!r}"
+            ) from error
+        runs = result.diverged.shape
+        columns = [v.shape[:1] for v in result.hparams.values()]
+        rows = [v.shape[:2] for v in result.metrics.values()]
+        if len(runs) != 2 or {*columns} != {runs[:1]} or {*rows} != {runs}:
+            raise ValueError(
+                f"{str(npz)!r} is inconsistent: `diverged` is {runs}, the axes have "
+                f"lengths {columns}, the metrics lead with {rows}."
+            )
+        return result
+
+
+def _result_files(path: str | pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """The .npz and .json files of ``SweepResult.save(path)``: ``path`` plus
+    each suffix (not ``with_suffix``: ``run_lr0.1`` and ``run_lr0.01`` differ)."""
+    path = pathlib.Path(path)
+    if path.suffix in (".npz", ".json"):
+        path = path.with_suffix("")
+    return (path.parent / f"{path.name}.npz", path.parent / f"{path.name}.json")
 
 
 _DTYPES = "__dtypes__"
@@ -185,17 +212,14 @@ def _save_arrays(path: pathlib.Path, arrays: Mapping[str, Any]) -> None:
     """``np.savez`` without pickle. NumPy has no format for ml_dtypes (bfloat16,
     float8): such arrays are written as raw unsigned integers and their dtype names
     alongside. Object arrays (static values) are written as one JSON text per
-    value (``None``, bools, numbers, strings, tuples), or as ``str`` of each value
-    when JSON cannot hold one (a function)."""
+    value (``None``, bools, numbers, strings, tuples), a value JSON cannot hold (a
+    function) as the JSON text of its ``str``."""
     stored, dtypes = {}, {}
     for name, array in arrays.items():
         array = np.asarray(array)
         if array.dtype == object:
-            try:
-                texts = [json.dumps(v, default=_python_or_fail) for v in array.flat]
-                dtypes[name] = _JSON
-            except (TypeError, ValueError):
-                texts = [str(v) for v in array.flat]
+            texts = [_json_or_str(v) for v in array.flat]
+            dtypes[name] = _JSON
             array = np.array(texts, dtype=str).reshape(array.shape)
         elif array.dtype.kind == "V":  # the ml_dtypes
             dtypes[name] = array.dtype.name
@@ -216,6 +240,14 @@ def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
         else arrays[name].view(jnp.dtype(d))
         for name, d in dtypes.items()
     }
+
+
+def _json_or_str(value: Any) -> str:
+    """``value`` as a JSON text, or its ``str`` as one if JSON cannot hold it."""
+    try:
+        return json.dumps(value, default=_python_or_fail)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
 
 
 def _python_or_fail(value: Any) -> Any:
@@ -248,13 +280,17 @@ def _fmt(value: Any) -> str:
 
 
 def _axes(hparams: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
+    if not isinstance(hparams, Mapping):
+        raise ValueError(
+            f"`hparams` must be a dict of axes (see js.grid), got {hparams!r}."
+        )
     if not hparams:
         raise ValueError("`hparams` is empty: give at least one axis (see js.grid).")
     axes = {name: np.asarray(values) for name, values in hparams.items()}
     for name, values in axes.items():
         _check_jax_takes(name, values)
-    lengths = {name: a.shape[0] if a.ndim else None for name, a in axes.items()}
-    if None in lengths.values() or len(set(lengths.values())) != 1:
+    lengths = {name: a.shape[0] if a.ndim == 1 else a.shape for name, a in axes.items()}
+    if any(a.ndim != 1 for a in axes.values()) or len(set(lengths.values())) != 1:
         raise ValueError(
             f"Every axis of `hparams` must be 1-D with one value per configuration; "
             f"got lengths {lengths}."
@@ -279,11 +315,14 @@ def _check_jax_takes(name: str, values: np.ndarray) -> None:
         return
     info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
     outside = np.isfinite(values) & ((values < info.min) | (values > info.max))
+    if dtype.kind == "f":  # nonzero values that would become 0
+        with np.errstate(over="ignore"):
+            outside |= (values != 0) & (values.astype(dtype) == 0)
     if outside.any():
         raise ValueError(
-            f"Axis `{name}` holds {values[outside][0].item()!r}, outside {dtype}, "
-            f"the type JAX gives {values.dtype} values without 64-bit mode: use "
-            "smaller values, or enable `jax_enable_x64`."
+            f"Axis `{name}` holds {values[outside][0].item()!r}, outside {dtype} "
+            f"(or 0 in it), the type JAX gives {values.dtype} values without 64-bit "
+            "mode: use other values, or enable `jax_enable_x64`."
         )
 
 
@@ -292,6 +331,11 @@ def _static_axes(
 ) -> dict[str, list]:
     """The static axes as lists of Python values, checked: the compile cache is
     keyed on them, so they must be hashable."""
+    if static is not None and not isinstance(static, Mapping):
+        raise ValueError(
+            f"`static` must be a dict of axes, e.g. `{{'optimizer': ['adam', "
+            f"'sgd']}}`, got {static!r}."
+        )
     checked = {}
     for name, values in (static or {}).items():
         if isinstance(values, (str, bytes)):
@@ -342,9 +386,12 @@ def _cache_key(fixed: Mapping[str, Any]) -> tuple:
 
 
 def _typed(value: Any) -> Any:
-    """``value`` with its type, through tuples."""
+    """``value`` with its type, through tuples; a float as its ``repr`` (``0.0``
+    and ``-0.0`` are equal, and are not the same program)."""
     if isinstance(value, tuple):
         return tuple, tuple(_typed(v) for v in value)
+    if isinstance(value, (float, complex)):
+        return type(value), repr(value)
     return type(value), value
 
 
@@ -354,47 +401,93 @@ def _fingerprint(train_fn, axes, static, seeds, chunk_size) -> str:
     _digest(digest, train_fn)
     for name, values in axes.items():
         digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
-    _digest(digest, sorted(static.items()))
+    _digest(digest, list(static.items()))  # their order is the chunks' order
     digest.update(f"{seeds}/{chunk_size}".encode())
     return digest.hexdigest()
 
 
-def _digest(digest, value: Any, seen: set[int] | None = None) -> None:
-    """Feeds ``digest`` with ``value``: a function as its source and the values it
-    closes over and defaults to (so ``make_train(lr_scale=2.0)`` differs from
-    ``make_train(5.0)``), a partial as its function and arguments, an array as its
-    bytes, containers item by item, anything else as its type and ``repr`` unless
-    that holds a memory address (then its type only)."""
-    seen = set() if seen is None else seen
-    if id(value) in seen:  # a recursive function, a cycle
+def _digest(digest, value: Any, walking: set[int] | None = None) -> None:
+    """Feeds ``digest`` with ``value``: a function as its source, the values it
+    closes over and defaults to, and the globals it names (so ``make_train(2.0)``
+    differs from ``make_train(5.0)`` and a changed ``STEPS = 300`` is seen); a
+    jitted or wrapped function as the one inside, a method as its function and
+    object, a partial as its function and arguments; a module or a class as its
+    name; an array as its bytes; containers item by item; an object as its type
+    and attributes, or as its ``repr`` where that names no memory address.
+
+    Raises:
+      ValueError: for a value it cannot tell from another of its type (an object
+        with neither attributes nor a ``repr`` free of memory addresses).
+    """
+    walking = set() if walking is None else walking
+    if id(value) in walking:  # a recursive function, a cycle
+        digest.update(b"<cycle>")
         return
-    seen.add(id(value))
-    feed = functools.partial(_digest, digest, seen=seen)
-    if isinstance(value, functools.partial):
-        for part in (value.func, value.args, sorted(value.keywords.items())):
-            feed(part)
-    elif inspect.isfunction(value):
-        try:
-            digest.update(inspect.getsource(value).encode())
-        except (OSError, TypeError):
-            digest.update(value.__qualname__.encode())
-        for cell in value.__closure__ or ():
-            feed(cell.cell_contents)
-        feed((value.__defaults__, value.__kwdefaults__))
-    elif isinstance(value, (jax.Array, np.ndarray, np.generic)):
+    feed = functools.partial(_digest, digest, walking=walking)
+    text = f"{type(value).__module__}.{type(value).__qualname__}:"
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)):
         array = np.asarray(value)
         digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-    elif isinstance(value, (list, tuple)):
-        digest.update(f"{type(value).__name__}{len(value)}".encode())
-        for item in value:
-            feed(item)
-    elif isinstance(value, dict):
-        feed(sorted(value.items(), key=repr))
-    else:
-        text = repr(value)
-        digest.update(type(value).__qualname__.encode())
-        if " at 0x" not in text:
+        return
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
+        digest.update(f"{text}{value!r}".encode())
+        return
+    if isinstance(value, (types.ModuleType, type)):
+        name = getattr(value, "__qualname__", value.__name__)
+        digest.update(f"{text}{getattr(value, '__module__', '')}.{name}".encode())
+        return
+    walking.add(id(value))
+    try:
+        if isinstance(value, functools.partial):
+            feed((value.func, value.args, sorted(value.keywords.items())))
+        elif inspect.isfunction(value):
+            try:
+                digest.update(inspect.getsource(value).encode())
+            except (OSError, TypeError):
+                digest.update(value.__qualname__.encode())
+            cells = [cell.cell_contents for cell in value.__closure__ or ()]
+            names = sorted(set(_global_names(value.__code__)) & set(value.__globals__))
+            used = [(name, value.__globals__[name]) for name in names]
+            feed((cells, value.__defaults__, value.__kwdefaults__, used))
+        elif inspect.ismethod(value):
+            feed((value.__func__, value.__self__))
+        elif callable(value) and hasattr(value, "__wrapped__"):  # jax.jit, wraps
+            feed(value.__wrapped__)
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{text}{len(value)}".encode())
+            for item in value:
+                feed(item)
+        elif isinstance(value, dict):
+            feed(sorted(value.items(), key=repr))
+        elif isinstance(value, (set, frozenset)):  # their order varies by process
+            feed(sorted(value, key=repr))
+        elif " at 0x" not in repr(value):
+            digest.update(f"{text}{value!r}".encode())
+        elif hasattr(value, "__dict__"):
             digest.update(text.encode())
+            mro = type(value).__mro__
+            call = next(
+                (k.__dict__["__call__"] for k in mro if "__call__" in k.__dict__), None
+            )
+            feed((call, vars(value)))
+        else:
+            raise ValueError(
+                f"`checkpoint_dir`: the sweep's fingerprint cannot tell {value!r} "
+                f"(used by `train_fn`) from another {type(value).__name__}: it has "
+                "no attributes and its repr is a memory address."
+            )
+    finally:
+        walking.discard(id(value))
+
+
+def _global_names(code: types.CodeType) -> list[str]:
+    """The names a function's code (and the code of the functions it defines)
+    looks up, globals among them."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names += _global_names(const)
+    return names
 
 
 def sweep(
@@ -422,8 +515,9 @@ def sweep(
       seeds: runs per configuration, keys ``jax.random.split(key(0), seeds)``.
       chunk_size: configurations per compiled call (the last chunk is padded;
         a multiple of the mesh's ``configs`` axis). ``"auto"``: a probe compiles
-        a first chunk of up to 64, reads its working set from the compiled
-        program and sizes the chunks to fit 3/4 of the last-level cache (CPU,
+        a first chunk of up to 64 (of each static combination), reads its working
+        set from the compiled program and sizes the chunks so that the largest
+        fits 3/4 of the last-level cache (CPU,
         shared by the mesh's CPU devices in this process) or half the device
         memory, in as few chunks as possible with the least padding; ``stats``
         reports the size and the bytes per configuration (per device). A
@@ -444,9 +538,12 @@ def sweep(
       progress: a tqdm bar advanced per chunk, with configs/s.
       checkpoint_dir: each finished chunk is written there; a rerun skips
         finished chunks. A different grid, static axes, seeds, chunk size or
-        train function (its source, the values it closes over, a partial's
-        arguments) is refused with an error, in any process; a directory whose
-        sweep never finished a chunk is taken over.
+        train function (its source, the values it closes over, the globals it
+        names, a partial's arguments, a method's object) is refused with an
+        error, in any process; a directory whose sweep never finished a chunk is
+        taken over. A value the fingerprint cannot tell from another of its type
+        (an object with no attributes whose repr is a memory address) is an
+        error too.
 
     Returns:
       A :class:`SweepResult` with one row per (static combination, configuration).
@@ -466,6 +563,8 @@ def sweep(
     axes, count = _axes(hparams)
     static = _static_axes(static, axes)
     check_count("seeds", seeds)
+    if mesh is not None and not isinstance(mesh, jax.sharding.Mesh):
+        raise ValueError(f"`mesh` must be a jax.sharding.Mesh or None, got {mesh!r}.")
     if mesh is not None and MESH_AXIS not in mesh.axis_names:
         raise ValueError(
             f"`mesh` has axes {mesh.axis_names}; it needs one named "
@@ -487,8 +586,11 @@ def sweep(
         chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
     if chunk_size is None:
         signature = tuple((name, values.dtype) for name, values in axes.items())
-        per_config = _working_set_per_config(
-            train_fn, _cache_key(combos[0]), signature, count, seeds, mesh
+        per_config = max(  # the largest program sets the size of every chunk
+            _working_set_per_config(
+                train_fn, _cache_key(fixed), signature, count, seeds, mesh
+            )
+            for fixed in combos
         )
         chunk_size = _same_on_every_process(
             _chunking.chunk_size(count, shards, per_config, _host_devices(mesh))
@@ -668,8 +770,10 @@ class _ChunkStore:
     """Finished chunks on disk, guarded by a fingerprint of the sweep."""
 
     MANIFEST = "sweep.json"
+    FINGERPRINT = "fingerprint"  # in each chunk too: a lost manifest mixes nothing
 
     def __init__(self, directory, fingerprint, chunk_size):
+        self.fingerprint = fingerprint
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / self.MANIFEST
@@ -703,10 +807,19 @@ class _ChunkStore:
         path = self._path(combo, index)
         if not path.exists():
             return None
-        return _load_arrays(path)
+        arrays = _load_arrays(path)
+        if arrays.pop(self.FINGERPRINT, None) != self.fingerprint:
+            raise ValueError(
+                f"{str(path)!r} is a chunk of a different sweep than the one its "
+                f"directory's {self.MANIFEST} names: use a new directory, or "
+                "delete this one to start over."
+            )
+        return {k.removeprefix("metrics/"): v for k, v in arrays.items()}
 
     def save(self, combo, index, metrics):
         path = self._path(combo, index)
         tmp = path.with_suffix(".tmp.npz")
-        _save_arrays(tmp, metrics)
+        # prefixed: a metric named `file` or `allow_pickle` is not np.savez's
+        arrays = {f"metrics/{k}": v for k, v in metrics.items()}
+        _save_arrays(tmp, arrays | {self.FINGERPRINT: np.asarray(self.fingerprint)})
         tmp.replace(path)  # atomic: a killed sweep never leaves half a chunk

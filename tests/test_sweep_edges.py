@@ -323,3 +323,180 @@ def test_checkpoint_of_a_failed_first_run_does_not_block_the_fixed_one(tmp_path)
         _sweep(broken, checkpoint_dir=tmp_path)
     result = _sweep(_loss, checkpoint_dir=tmp_path)  # no chunk was written
     assert result.stats["chunks_computed"] == 2
+
+
+def test_checkpoint_refuses_static_axes_given_in_another_order(tmp_path):
+    # the order of the static axes is the order of the chunks on disk
+    def train(hp, key):
+        return {"loss": hp["lr"] + hp["a"] + hp["b"]}
+
+    _sweep(train, static={"a": [0, 10], "b": [0, 100]}, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(train, static={"b": [0, 100], "a": [0, 10]}, checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [  # values Python shares between places (True, small ints) count every time
+        (
+            {"amsgrad": [True, False], "nesterov": [False]},
+            {"amsgrad": [True, False], "nesterov": [True]},
+        ),
+        ({"a": [1, 2], "b": [1]}, {"a": [1, 2], "b": [2]}),
+    ],
+)
+def test_checkpoint_refuses_static_values_that_repeat_others(tmp_path, first, second):
+    _sweep(_loss, static=first, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(_loss, static=second, checkpoint_dir=tmp_path)
+
+
+class _Scaled:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, hp, key):
+        return {"loss": hp["lr"] * self.scale}
+
+    def train(self, hp, key):
+        return self(hp, key)
+
+
+def _jitted_scaled(scale):
+    return jax.jit(lambda hp, key: {"loss": hp["lr"] * scale})
+
+
+SCALE = 1.0
+
+
+def _global_scaled(hp, key):
+    return {"loss": hp["lr"] * SCALE}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_Scaled, lambda s: _Scaled(s).train, _jitted_scaled, lambda s: _scaled(s)],
+    ids=["callable object", "bound method", "jitted function", "closure"],
+)
+def test_checkpoint_refuses_any_callable_that_computes_otherwise(tmp_path, make):
+    _sweep(make(1.0), checkpoint_dir=tmp_path)
+    assert _sweep(make(1.0), checkpoint_dir=tmp_path).stats["chunks_loaded"] == 2
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(make(5.0), checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_refuses_a_train_fn_whose_global_changed(tmp_path, monkeypatch):
+    _sweep(_global_scaled, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 5.0)
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(_global_scaled, checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_chunks_of_another_sweep_are_refused_without_the_manifest(
+    tmp_path,
+):
+    _sweep(_loss, checkpoint_dir=tmp_path)
+    (tmp_path / "sweep.json").unlink()
+    with pytest.raises(ValueError, match="is a chunk of a different sweep"):
+        _sweep(_scaled(2.0), checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["file", "allow_pickle", "__dtypes__"])
+def test_checkpoint_keeps_metrics_named_like_numpy_arguments(tmp_path, name):
+    def train(hp, key):
+        return {name: hp["lr"] * 2, "loss": hp["lr"]}
+
+    first = _sweep(train, checkpoint_dir=tmp_path)
+    again = _sweep(train, checkpoint_dir=tmp_path)
+    assert again.stats["chunks_loaded"] == 2
+    assert sorted(again.metrics) == sorted(first.metrics)
+    np.testing.assert_array_equal(again.metrics[name], first.metrics[name])
+
+
+def test_sweep_result_save_appends_its_suffixes_to_a_path_with_a_dot(tmp_path):
+    for lr in (0.1, 0.01):
+        grid = {"lr": np.array([lr], np.float32)}
+        _sweep(_loss, grid).save(tmp_path / f"run_lr{lr}")
+    assert js.SweepResult.load(tmp_path / "run_lr0.1").hparams["lr"].tolist() == [
+        np.float32(0.1)
+    ]
+    loaded = js.SweepResult.load(tmp_path / "run_lr0.01.npz")
+    assert loaded.hparams["lr"].tolist() == [np.float32(0.01)]
+
+
+def test_sweep_result_save_keeps_json_values_beside_a_function(tmp_path):
+    result = _sweep(_loss, static={"act": [None, 3, jnp.tanh]})
+    result.save(tmp_path / "r")
+    act = js.SweepResult.load(tmp_path / "r").hparams["act"]
+    assert act[:3].tolist() == [None, None, None] and act[3] == 3
+    assert isinstance(act[-1], str) and "tanh" in act[-1]
+
+
+def test_sweep_result_load_refuses_what_save_did_not_write(tmp_path):
+    result = _sweep(_loss)
+    result.save(tmp_path / "ok")
+    (tmp_path / "junk.json").write_text('{"hparams": ["lr"], "metrics": ["nope"]}')
+    (tmp_path / "junk.npz").write_bytes((tmp_path / "ok.npz").read_bytes())
+    with pytest.raises(ValueError, match="do not hold a sweep's result"):
+        js.SweepResult.load(tmp_path / "junk")
+    js.SweepResult(
+        result.hparams, result.metrics, result.diverged[:1], result.stats
+    ).save(tmp_path / "short")
+    with pytest.raises(ValueError, match="is inconsistent"):
+        js.SweepResult.load(tmp_path / "short")
+
+
+def test_sweep_refuses_axes_that_are_not_1d():
+    with pytest.raises(ValueError, match="must be 1-D"):
+        _sweep(_loss, {"lr": np.ones((3, 2), np.float32)})
+
+
+def test_sweep_refuses_values_that_would_become_zero_in_float32():
+    with pytest.raises(ValueError, match="Axis `lr` holds 1e-50"):
+        _sweep(_loss, {"lr": np.array([1e-50, 0.1])})
+
+
+def test_sweep_static_zero_and_negative_zero_compile_apart():
+    result = _sweep(
+        lambda hp, k: {"s": jnp.copysign(1.0, hp["x"]) + 0 * hp["lr"]},
+        static={"x": [0.0, -0.0]},
+    )
+    assert result.metrics["s"][:, 0].tolist() == [1.0] * 3 + [-1.0] * 3
+
+
+def test_sweep_auto_chunk_fits_the_largest_static_combination():
+    def train(hp, key):
+        # a temporary buffer of width**2 floats (a cumulative sum needs it)
+        return {"loss": jnp.cumsum(jnp.ones(hp["width"] ** 2) * hp["lr"])[-1]}
+
+    grid = {"lr": np.linspace(0.1, 1, 5, dtype=np.float32)}
+    both = js.sweep(train, grid, static={"width": [8, 512]}, progress=False)
+    large = js.sweep(train, grid, static={"width": [512]}, progress=False)
+    small = js.sweep(train, grid, static={"width": [8]}, progress=False)
+    per_config = [r.stats["working_set_per_config"] for r in (small, large, both)]
+    assert per_config[0] < per_config[1] == per_config[2]
+    assert both.stats["chunk_size"] == large.stats["chunk_size"]
+
+
+def test_sweep_arguments_of_the_wrong_type_are_clear_errors():
+    with pytest.raises(ValueError, match="`hparams` must be a dict of axes"):
+        js.sweep(_loss, [0.1, 0.2], progress=False)
+    with pytest.raises(ValueError, match="`static` must be a dict of axes"):
+        _sweep(_loss, static=["adam"])
+    with pytest.raises(ValueError, match="`mesh` must be a jax.sharding.Mesh"):
+        _sweep(_loss, mesh="configs")
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ("adam", "takes a list of values"),
+        (5, "takes a list of values"),
+        (["adam", 1], "one kind of them"),
+        ([True, 2], "one kind of them"),
+        ([(1, 2), (3, 4)], "one kind of them"),
+    ],
+)
+def test_choice_refuses_values_numpy_would_convert(values, match):
+    with pytest.raises(ValueError, match=match):
+        js.choice(values)

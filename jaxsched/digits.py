@@ -69,13 +69,21 @@ def init_mlp(key: jax.Array, sizes: tuple[int, ...] = (64, 128, 10)) -> Params:
 
 
 def logits(params: Params, x: jax.Array) -> jax.Array:
-    """Class scores ``[batch, classes]`` of the MLP.
+    """Class scores ``[batch, classes]`` of the MLP."""
+    return _class_major_logits(params, x).T
+
+
+def _class_major_logits(params: Params, x: jax.Array) -> jax.Array:
+    """Class scores ``[classes, batch]``.
 
     Activations are kept feature-major (``W @ H``, with ``H`` of shape
     ``[features, batch]``): when a sweep vmaps configurations that share a
     minibatch, the first layer is then a single matmul over all configurations,
     and its weight gradient comes out in the weights' own layout (no transpose
-    per step).
+    per step). The loss takes them in this layout too: a transpose before the
+    softmax made the last layer's weight gradient a batched dot with both
+    operands transposed, which XLA's CPU backend runs in its generic loop
+    instead of YNNPACK.
     """
     layers = len(params) // 2
     h = x.T
@@ -83,13 +91,14 @@ def logits(params: Params, x: jax.Array) -> jax.Array:
         h = params[f"w{i}"] @ h + params[f"b{i}"][:, None]
         if i < layers - 1:
             h = jax.nn.relu(h)
-    return h.T
+    return h
 
 
 def loss(params: Params, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
     """Mean softmax cross-entropy."""
     x, y = batch
-    return optax.softmax_cross_entropy_with_integer_labels(logits(params, x), y).mean()
+    scores = _class_major_logits(params, x)
+    return optax.softmax_cross_entropy_with_integer_labels(scores, y, axis=0).mean()
 
 
 def accuracy(params: Params, batch: tuple[jax.Array, jax.Array]) -> jax.Array:

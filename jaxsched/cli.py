@@ -104,11 +104,23 @@ def _plot(args: argparse.Namespace) -> int:
         (n, dict(k)) for n, k in EXAMPLES.items()
     ]
     built = []
+    steps = np.arange(args.steps)
     for name, kwargs in specs:
         try:
-            built.append(getattr(schedules, name)(**kwargs))
+            schedule = getattr(schedules, name)(**kwargs)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"jaxsched plot {name}: {error}") from error
+        try:
+            drawable = np.shape(schedule(steps)) == steps.shape
+        except (TypeError, ValueError):
+            drawable = False
+        if not drawable:
+            raise SystemExit(
+                f"jaxsched plot {name}: {kwargs} is not one curve: give one value "
+                "per hyperparameter (a list only where the schedule takes one, as "
+                "milestones)."
+            )
+        built.append(schedule)
     gallery = len(built) > 4
     if gallery:
         rows = (len(built) + 3) // 4
@@ -176,17 +188,19 @@ def _lr_find(args: argparse.Namespace) -> int:
         keys = jax.random.split(jax.random.key(1), args.seeds)
         result = jax.vmap(lambda k, f=factory: range_test(f, k))(keys)
         suggestions = {k: float(np.median(v)) for k, v in result.suggestions.items()}
-        optimizer = factory(suggestions["steepest"])
-        trained, _ = jax.jit(
-            lambda p, o=optimizer: digits.train(o, p, data, args.train_steps)
-        )(params)
-        acc = float(digits.accuracy(trained, data.val))
+        acc = "no suggestion"  # too few points, or the curve never fell
+        if np.isfinite(suggestions["steepest"]):
+            optimizer = factory(suggestions["steepest"])
+            trained, _ = jax.jit(
+                lambda p, o=optimizer: digits.train(o, p, data, args.train_steps)
+            )(params)
+            acc = f"{float(digits.accuracy(trained, data.val)):.3f}"
         stops = int(np.median(np.asarray(result.stop_step)))
         cells = " | ".join(
             f"{suggestions[k]:.3g}"
             for k in ("steepest", "valley", "slide", "minimum", "steep")
         )
-        print(f"| {label} | {stops} | {cells} | {acc:.3f} |")
+        print(f"| {label} | {stops} | {cells} | {acc} |")
         plot.lr_find(result, ax)
         ax.set_title(label)
     fig.tight_layout()
@@ -194,6 +208,31 @@ def _lr_find(args: argparse.Namespace) -> int:
     fig.savefig(out, dpi=100)
     print(f"saved {out}")
     return 0
+
+
+def _learning_rates(text: str) -> tuple[float, float, int]:
+    """``--lrs`` as (LO, HI, COUNT), checked."""
+    usage = (
+        f"`--lrs={text}` must be LO,HI,COUNT with 0 < LO <= HI finite and COUNT a "
+        "positive int (log-spaced), e.g. 1e-4,1,12."
+    )
+    parts = text.split(",")
+    try:
+        lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError) as error:
+        raise ValueError(usage) from error
+    if len(parts) != 3 or not 0 < lo <= hi < np.inf or n <= 0:
+        raise ValueError(usage)
+    return lo, hi, n
+
+
+def _best(result, optimizer: str) -> dict[str, Any] | None:
+    """The optimizer's best configuration by mean validation accuracy; None if
+    every one of its configurations has a diverged seed."""
+    mine = result.hparams["optimizer"] == optimizer
+    if (mine & ~result.diverged.any(axis=1)).any():
+        return result.best("val_accuracy", "max", where=mine)
+    return None
 
 
 def _image_path(out: str) -> pathlib.Path:
@@ -223,14 +262,8 @@ def _sweep(args: argparse.Namespace) -> int:
             f"jaxsched sweep: unknown optimizer(s) {sorted(unknown)}; choose from "
             f"{', '.join(digits.OPTIMIZERS)}."
         )
-    parts = args.lrs.split(",")
-    if len(parts) != 3 or not 0 < float(parts[0]) <= float(parts[1]):
-        raise ValueError(
-            f"`--lrs={args.lrs}` must be LO,HI,COUNT with 0 < LO <= HI (log-spaced), "
-            "e.g. 1e-4,1,12."
-        )
-    lo, hi, n = parts
-    lrs = np.logspace(np.log10(float(lo)), np.log10(float(hi)), int(n))
+    lo, hi, n = _learning_rates(args.lrs)
+    lrs = np.logspace(np.log10(lo), np.log10(hi), n)
     mesh = None
     if args.devices > len(jax.devices()):
         raise ValueError(
@@ -241,6 +274,11 @@ def _sweep(args: argparse.Namespace) -> int:
         devices = jax.devices()[: args.devices]
         mesh = jax.sharding.Mesh(np.asarray(devices), (MESH_AXIS,))
     data = digits.load()
+    if args.batch_size > len(data.y_train):
+        raise ValueError(
+            f"`--batch-size={args.batch_size}` must be <= {len(data.y_train)}, the "
+            "training images."
+        )
     train_fn = digits.sweep_train_fn(data, args.steps, args.batch_size)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -253,28 +291,35 @@ def _sweep(args: argparse.Namespace) -> int:
         mesh=mesh,
         progress=not args.quiet,
     )
+    result.save(out / "result")
     stats = result.stats
+    best = {name: _best(result, name) for name in names}  # None: all diverged
     print(
         f"digits MLP 64-128-10 (Flax NNX), {len(data.y_train)} train / "
         f"{len(data.y_val)} validation images, {args.steps} steps of batch "
-        f"{args.batch_size}, {len(lrs)} learning rates {lo}..{hi}, {args.seeds} seeds\n"
+        f"{args.batch_size}, {len(lrs)} learning rates {lo:g}..{hi:g}, "
+        f"{args.seeds} seed(s)\n"
     )
-    print(result.table("val_accuracy", top=args.top, mode="max"))
+    print(
+        result.table(
+            "val_accuracy", top=args.top, mode="max", also=("val_loss", "train_loss")
+        )
+    )
     print("\nbest learning rate per optimizer (mean validation accuracy):")
     for name in names:
-        best = result.best(
-            "val_accuracy", "max", where=result.hparams["optimizer"] == name
-        )
+        label = f"  {digits.OPTIMIZERS[name][0]:<18}"
+        if best[name] is None:
+            print(f"{label} every run diverged")
+            continue
         print(
-            f"  {digits.OPTIMIZERS[name][0]:<18} lr {best['learning_rate']:.3g} "
-            f"({best['schedule']}): {best['val_accuracy']:.4f}"
+            f"{label} lr {best[name]['learning_rate']:.3g} "
+            f"({best[name]['schedule']}): {best[name]['val_accuracy']:.4f}"
         )
     print(
         f"\n{stats['runs']} runs in {stats['seconds']:.1f} s = "
         f"{stats['runs'] / stats['seconds']:.1f} runs/s, {stats['compiles']} compiles, "
         f"{int(result.diverged.any(axis=1).sum())} configurations with a diverged seed"
     )
-    result.save(out / "result")
     fig, ax = plt.subplots(figsize=(8, 4.5))
     plot.sweep(
         result,
@@ -287,13 +332,13 @@ def _sweep(args: argparse.Namespace) -> int:
     fig.tight_layout()
     fig.savefig(out / "heatmap.png", dpi=100)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name in names:
-        best = result.best(
-            "val_accuracy", "max", where=result.hparams["optimizer"] == name
-        )
-        curve = result.metrics["train_loss"][best["index"]].mean(axis=0)
+    for name, chosen in best.items():
+        if chosen is None:
+            continue
+        curve = result.metrics["train_loss"][chosen["index"]].mean(axis=0)
         ax.plot(
-            curve, label=f"{name} lr {best['learning_rate']:.2g} {best['schedule']}"
+            curve,
+            label=f"{name} lr {chosen['learning_rate']:.2g} {chosen['schedule']}",
         )
     ax.set(xlabel="step", ylabel="training loss (mean over seeds)", yscale="log")
     ax.legend(fontsize="small")

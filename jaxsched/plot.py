@@ -121,8 +121,9 @@ def lr_find(result, ax: Axes | None = None, *, suggestion: bool = True) -> Axes:
             label=f"{len(smoothed)} seeds",
         )
     ax.plot(x, np.nanmedian(smoothed, axis=0), "-", color="k", label="smoothed loss")
-    if suggestion:
-        lr = float(np.nanmedian(np.atleast_1d(result.suggestion)))
+    suggested = np.atleast_1d(np.asarray(result.suggestion, np.float64))
+    if suggestion and np.isfinite(suggested).any():  # NaN: too short to suggest
+        lr = float(np.nanmedian(suggested))
         ax.axvline(lr, linestyle="--", color="0.3", label=f"suggestion {lr:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")

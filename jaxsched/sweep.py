@@ -121,12 +121,20 @@ class SweepResult:
             "index": index,
         }
 
-    def table(self, metric: str, top: int = 10, mode: str = "min") -> str:
+    def table(
+        self,
+        metric: str,
+        top: int = 10,
+        mode: str = "min",
+        also: Sequence[str] = (),
+    ) -> str:
         """A Markdown leaderboard of the ``top`` configurations by their mean
-        ``metric`` (``mode``: "min" or "max"): mean and std over seeds; diverged runs
+        ``metric`` (``mode``: "min" or "max"): mean and std over seeds, the means of
+        the metrics named in ``also`` (a curve by its last value), diverged runs
         marked and ranked last."""
         check_choice("mode", mode, MODES)
         check_count("top", top)
+        others = {name: self.scores(name).mean(axis=1) for name in also}
         scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         bad = self.diverged.any(axis=1)
@@ -134,13 +142,18 @@ class SweepResult:
         order = np.argsort(key, kind="stable")[:top]
         names = list(self.hparams)
         lines = [
-            "| rank | " + " | ".join(names) + f" | {metric} mean | std | diverged |",
-            "|---" * (len(names) + 4) + "|",
+            "| rank | "
+            + " | ".join(names)
+            + f" | {metric} mean | std | "
+            + "".join(f"{name} mean | " for name in others)
+            + "diverged |",
+            "|---" * (len(names) + len(others) + 4) + "|",
         ]
         for rank, i in enumerate(order, 1):
             cells = " | ".join(_fmt(self.hparams[n][i]) for n in names)
+            extra = "".join(f"{values[i]:.4g} | " for values in others.values())
             lines.append(
-                f"| {rank} | {cells} | {mean[i]:.4g} | {std[i]:.2g} | "
+                f"| {rank} | {cells} | {mean[i]:.4g} | {std[i]:.2g} | {extra}"
                 f"{int(self.diverged[i].sum())}/{self.diverged.shape[1]} |"
             )
         return "\n".join(lines)
@@ -513,8 +526,9 @@ def sweep(
         ``js.random_search``; strings go in ``static``). Without x64, 64-bit
         values must fit the 32-bit type JAX narrows them to.
       seeds: runs per configuration, keys ``jax.random.split(key(0), seeds)``.
-      chunk_size: configurations per compiled call (the last chunk is padded;
-        a multiple of the mesh's ``configs`` axis). ``"auto"``: a probe compiles
+      chunk_size: configurations per compiled call, at most the number of
+        configurations (the last chunk is padded; rounded up to a multiple of the
+        mesh's ``configs`` axis). ``"auto"``: a probe compiles
         a first chunk of up to 64 (of each static combination), reads its working
         set from the compiled program and sizes the chunks so that the largest
         fits 3/4 of the last-level cache (CPU,
@@ -595,7 +609,8 @@ def sweep(
         chunk_size = _same_on_every_process(
             _chunking.chunk_size(count, shards, per_config, _host_devices(mesh))
         )
-    chunk_size = math.ceil(chunk_size / shards) * shards
+    # no more than the configurations (padding is work thrown away)
+    chunk_size = math.ceil(min(chunk_size, count) / shards) * shards
 
     store = None
     if checkpoint_dir is not None:

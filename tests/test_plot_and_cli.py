@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -115,6 +116,11 @@ def test_jaxsched_plot_with_no_arguments_draws_the_gallery(tmp_path):
         ("--lrs=1e-3,1e-1", "`--lrs=1e-3,1e-1` must be LO,HI,COUNT"),
         ("--devices=64", "`--devices=64`: this machine has"),
         ("--optimizers=adam,sgd,adam", r"names \['adam'\] twice"),
+        ("--lrs=1e-3,inf,3", "`--lrs=1e-3,inf,3` must be LO,HI,COUNT"),
+        ("--lrs=1e-3,1,2.5", "`--lrs=1e-3,1,2.5` must be LO,HI,COUNT"),
+        ("--lrs=a,1,2", "`--lrs=a,1,2` must be LO,HI,COUNT"),
+        ("--lrs=1e-3,1,0", "`--lrs=1e-3,1,0` must be LO,HI,COUNT"),
+        ("--batch-size=5000", "`--batch-size=5000` must be <= 1438"),
     ],
 )
 def test_cli_sweep_bad_options_are_clear_errors(option, message):
@@ -136,3 +142,41 @@ def test_cli_sweep_unwritable_out_is_a_clear_error(tmp_path):
     taken.write_text("")
     with pytest.raises(SystemExit, match="jaxsched sweep: .*a_file"):
         cli.main(["sweep", "--steps", "5", "--quiet", "--out", str(taken)])
+
+
+def test_cli_sweep_with_an_optimizer_whose_every_run_diverges(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    with jax.numpy_dtype_promotion("standard"):  # flax mixes dtypes internally
+        code = cli.main(
+            ["sweep", "--optimizers", "sgd,adam", "--lrs", "1e3,1e4,2"]
+            + ["--steps", "20", "--seeds", "1", "--quiet", "--out", str(out)]
+        )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SGD, momentum 0.9" in printed and "every run diverged" in printed
+    assert "val_loss mean | train_loss mean | diverged |" in printed
+    assert js.SweepResult.load(out / "result").diverged.any()
+    assert (out / "heatmap.png").exists() and (out / "best_curves.png").exists()
+
+
+def test_cli_lr_find_with_too_few_steps_for_a_suggestion(tmp_path, capsys):
+    out = tmp_path / "lr.png"
+    code = cli.main(
+        ["lr-find", "--optimizer", "sgd", "--steps", "16", "--out", str(out)]
+    )
+    assert code == 0
+    assert "| no suggestion |" in capsys.readouterr().out
+    assert _is_png_with_content(out)
+
+
+def test_cli_plot_list_value_where_a_number_is_expected_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="give one value per hyperparameter"):
+        cli.main(
+            [
+                "plot",
+                "cosine_decay",
+                "decay_steps=100,200",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )

@@ -500,3 +500,8 @@ def test_sweep_arguments_of_the_wrong_type_are_clear_errors():
 def test_choice_refuses_values_numpy_would_convert(values, match):
     with pytest.raises(ValueError, match=match):
         js.choice(values)
+
+
+def test_sweep_chunk_larger_than_the_grid_runs_no_padding():
+    result = js.sweep(_loss, GRID, chunk_size=1000, progress=False)
+    assert result.stats["chunk_size"] == 3 and result.metrics["loss"].shape == (3, 1)

@@ -76,8 +76,11 @@ print("step 1: w = 1 - lr whatever the size of the gradient:", float(run[0][1]))
 # %% [markdown]
 # ## Bias correction on a toy problem
 #
-# Without correction the first steps are $\sqrt{1-\beta_2}/(1-\beta_1)$ times too
-# small or large; with it, step 1 is exactly $\eta\,\mathrm{sign}(g)$.
+# Without correction step $t$ is $(1-\beta_1^t)/\sqrt{1-\beta_2^t}$ times the
+# corrected one: at the defaults ($\beta_1 = 0.9$, $\beta_2 = 0.999$) step 1 is 3.2
+# times too large, step 12 6.6 times, and the factor stays above 2 until step 288
+# (above 1.1 until step 1,751); with the correction, step 1 is exactly
+# $\eta\,\mathrm{sign}(g)$.
 
 
 # %%

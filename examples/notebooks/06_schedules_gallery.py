@@ -129,8 +129,8 @@ fig.tight_layout()
 # %% [markdown]
 # ## The same schedule for many hyperparameters: one `jax.vmap`
 #
-# Warmup length is a traced hyperparameter: a batch of 16 warmups is one call, and
-# the final loss of the demo problem for each is one more.
+# Warmup length is a traced hyperparameter: the curves of a batch of 16 warmups
+# are one call (exercise 2 trains the demo problem the same way).
 
 # %%
 warmups = jnp.linspace(0, 150, 8 if FAST else 16)
@@ -163,5 +163,6 @@ ax.legend(fontsize="small")
 # ## Exercises
 # 1. Make the demo's ExponentialLR reach 0.0125 at epoch 199: which gamma?
 # 2. Sweep `pct_start` of `one_cycle` with `vmap` on the demo problem.
-# 3. Differentiate the final loss of the demo with respect to `gamma` of
-#    `step_decay` with `jax.grad`: why is it zero almost everywhere but not here?
+# 3. Differentiate the final loss of the demo with respect to `gamma` and to
+#    `step_size` of `step_decay` with `jax.grad`: why is the second zero almost
+#    everywhere and the first not?

@@ -33,7 +33,7 @@ S = js.schedules
 FAST = os.environ.get("JAXSCHED_FAST") == "1"
 STEPS = 150 if FAST else 400
 SEEDS = 3 if FAST else 5
-PEAK = 0.05  # high for Adam on this MLP
+PEAK = 0.1  # high for Adam on this MLP (its default is 1e-3)
 
 # %% [markdown]
 # ## The warmup by hand, in jaxsched and in optax
@@ -51,7 +51,8 @@ with jax.numpy_dtype_promotion("standard"):
         [optax.linear_schedule(0.0, PEAK, W), optax.constant_schedule(PEAK)], [W]
     )(k)
 np.testing.assert_allclose(ours, by_hand, rtol=1e-6, atol=1e-9)
-np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
+# optax's (init - end) * (1 - k / W) + end cancels near 0: an ulp of PEAK there
+np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-8)
 print("warmup: by hand = jaxsched = optax")
 
 # %% [markdown]
@@ -71,7 +72,7 @@ def train(warmup_steps, key):
 keys = jax.random.split(jax.random.key(0), SEEDS)
 per_seed = jax.vmap(train, in_axes=(None, 0))
 fig, ax = plt.subplots(figsize=(7, 4))
-for warmup_steps, style in [(0, "-"), (STEPS // 4, "--")]:
+for warmup_steps, style in [(0, "-"), (25, "--")]:
     losses, acc = per_seed(warmup_steps, keys)
     smooth = jnp.stack([jnp.convolve(c, jnp.ones(10) / 10, "valid") for c in losses])
     median = np.median(smooth, axis=0)
@@ -83,7 +84,8 @@ for warmup_steps, style in [(0, "-"), (STEPS // 4, "--")]:
         alpha=0.2,
         color=line.get_color(),
     )
-    print(f"warmup {warmup_steps:3d}: validation accuracy per seed {np.round(acc, 3)}")
+    per_seed_acc = np.round(np.asarray(acc, np.float64), 3)
+    print(f"warmup {warmup_steps:3d}: validation accuracy per seed {per_seed_acc}")
 ax.set(xlabel="step", ylabel="training loss (10-step mean)")
 ax.legend()
 
@@ -111,7 +113,11 @@ print(
 # %% [markdown]
 # ## Summary
 # - Warmup ramps the rate so that the first, unreliable updates stay small.
-# - With it the same peak rate trains more reliably across seeds.
+# - On this small MLP it changes little: at a peak of 0.1 the seeds differ about
+#   as much as the warmup lengths do (compare the printed accuracies with the
+#   sweep's error bars). Warmup earns its keep on deep networks, large batches and
+#   transformers, where Adam's first updates, scaled by second moments estimated
+#   from a handful of gradients, can throw the model where it does not recover.
 # - `S.warmup` wraps any schedule; the length can be swept with `vmap`.
 #
 # ## Exercises

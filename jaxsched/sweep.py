@@ -74,7 +74,8 @@ class SweepResult:
       metrics: flat dict of arrays with leading axes (configs, seeds), named by
         their key path in what ``train_fn`` returns (``"extra/norm"``, ``"0"``).
       diverged: bool (configs, seeds): any metric of that run is not finite.
-      stats: how the sweep ran (runs, seconds, compiles, chunks computed/loaded).
+      stats: how the sweep ran (runs, seconds from the start of the ``"auto"``
+        probe, compiles, chunks computed/loaded, chunk size, working set).
     """
 
     hparams: dict[str, np.ndarray]
@@ -595,6 +596,7 @@ def sweep(
         dict(zip(static, values, strict=True))
         for values in itertools.product(*static.values())
     ]
+    start = time.perf_counter()  # the probe's compiles count
     per_config = None
     if chunk_size == "auto":
         chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
@@ -618,7 +620,6 @@ def sweep(
         store = _ChunkStore(checkpoint_dir, fingerprint, chunk_size)
     num_chunks = math.ceil(count / chunk_size)
     bar = _bar(progress, len(combos) * count)
-    start = time.perf_counter()
     compiles = computed = 0
     rows = []
     for c, fixed in enumerate(combos):

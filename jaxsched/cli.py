@@ -112,6 +112,7 @@ def _plot(args: argparse.Namespace) -> int:
             raise SystemExit(f"jaxsched plot {name}: {error}") from error
         try:
             drawable = np.shape(schedule(steps)) == steps.shape
+            drawable &= np.shape(schedule(0)) == ()
         except (TypeError, ValueError):
             drawable = False
         if not drawable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import dis
 import functools
 import hashlib
 import inspect
@@ -420,84 +421,95 @@ def _fingerprint(train_fn, axes, static, seeds, chunk_size) -> str:
     return digest.hexdigest()
 
 
-def _digest(digest, value: Any, walking: set[int] | None = None) -> None:
+def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
     """Feeds ``digest`` with ``value``: a function as its source, the values it
-    closes over and defaults to, and the globals it names (so ``make_train(2.0)``
-    differs from ``make_train(5.0)`` and a changed ``STEPS = 300`` is seen); a
-    jitted or wrapped function as the one inside, a method as its function and
-    object, a partial as its function and arguments; a module or a class as its
-    name; an array as its bytes; containers item by item; an object as its type
-    and attributes, or as its ``repr`` where that names no memory address.
-
-    Raises:
-      ValueError: for a value it cannot tell from another of its type (an object
-        with neither attributes nor a ``repr`` free of memory addresses).
-    """
-    walking = set() if walking is None else walking
-    if id(value) in walking:  # a recursive function, a cycle
-        digest.update(b"<cycle>")
-        return
-    feed = functools.partial(_digest, digest, walking=walking)
+    closes over and defaults to, and the globals it loads (so ``make_train(2.0)``
+    differs from ``make_train(5.0)`` and a changed ``STEPS = 300`` is seen; an
+    installed library's function by its name and closure); a module or a class as
+    its name; a jitted or wrapped function as the one inside, a method as its
+    function and object, a partial as its function and arguments; an array (a PRNG key
+    included) as its bytes; containers item by item; an object as its type and
+    attributes, or its ``repr`` where it has none and that names no memory
+    address, else its type alone. Each function is digested once (``memo``)."""
+    memo = {} if memo is None else memo
+    feed = functools.partial(_digest, digest, memo=memo)
     text = f"{type(value).__module__}.{type(value).__qualname__}:"
     if isinstance(value, (jax.Array, np.ndarray, np.generic)):
+        if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            value = jax.random.key_data(value)
         array = np.asarray(value)
         digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-        return
-    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
+    elif isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
         digest.update(f"{text}{value!r}".encode())
-        return
-    if isinstance(value, (types.ModuleType, type)):
+    elif isinstance(value, (types.ModuleType, type)):
+        module = getattr(value, "__module__", None) or ""
         name = getattr(value, "__qualname__", value.__name__)
-        digest.update(f"{text}{getattr(value, '__module__', '')}.{name}".encode())
-        return
-    walking.add(id(value))
+        digest.update(f"{text}{module}.{name}".encode())
+    elif id(value) in memo:  # a function met before (or being walked)
+        digest.update(memo[id(value)])
+    elif inspect.isfunction(value):
+        memo[id(value)] = f"<function {value.__qualname__}>".encode()  # cycles
+        sub = hashlib.sha256()
+        library = _installed(value)
+        try:
+            if library:  # its name; the values it closes over still count
+                raise TypeError
+            sub.update(inspect.getsource(value).encode())
+        except (OSError, TypeError):
+            sub.update(f"{value.__module__}.{value.__qualname__}".encode())
+        cells = [cell.cell_contents for cell in value.__closure__ or ()]
+        names = sorted(set(_global_names(value.__code__)) & set(value.__globals__))
+        used = [] if library else [(name, value.__globals__[name]) for name in names]
+        _digest(sub, (cells, value.__defaults__, value.__kwdefaults__, used), memo)
+        memo[id(value)] = sub.digest()
+        digest.update(memo[id(value)])
+    elif isinstance(value, functools.partial):
+        feed((value.func, value.args, sorted(value.keywords.items())))
+    elif inspect.ismethod(value):
+        feed((value.__func__, value.__self__))
+    elif callable(value) and hasattr(value, "__wrapped__"):  # jax.jit, wraps
+        feed(value.__wrapped__)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{text}{len(value)}".encode())
+        for item in value:
+            feed(item)
+    elif isinstance(value, dict):
+        feed(sorted(value.items(), key=repr))
+    elif isinstance(value, (set, frozenset)):  # their order varies by process
+        feed(sorted(value, key=repr))
+    elif hasattr(value, "__dict__") and id(value) not in memo:
+        memo[id(value)] = text.encode()  # cycles through attributes
+        digest.update(text.encode())
+        mro = type(value).__mro__
+        call = next(
+            (k.__dict__["__call__"] for k in mro if "__call__" in k.__dict__), None
+        )
+        feed((call, vars(value)))
+    elif " at 0x" not in repr(value):
+        digest.update(f"{text}{value!r}".encode())
+    else:  # nothing else to tell it by
+        digest.update(text.encode())
+
+
+def _installed(function: types.FunctionType) -> bool:
+    """A function of an installed library (site-packages): its source and globals
+    are not walked (they do not change between runs of a sweep)."""
     try:
-        if isinstance(value, functools.partial):
-            feed((value.func, value.args, sorted(value.keywords.items())))
-        elif inspect.isfunction(value):
-            try:
-                digest.update(inspect.getsource(value).encode())
-            except (OSError, TypeError):
-                digest.update(value.__qualname__.encode())
-            cells = [cell.cell_contents for cell in value.__closure__ or ()]
-            names = sorted(set(_global_names(value.__code__)) & set(value.__globals__))
-            used = [(name, value.__globals__[name]) for name in names]
-            feed((cells, value.__defaults__, value.__kwdefaults__, used))
-        elif inspect.ismethod(value):
-            feed((value.__func__, value.__self__))
-        elif callable(value) and hasattr(value, "__wrapped__"):  # jax.jit, wraps
-            feed(value.__wrapped__)
-        elif isinstance(value, (list, tuple)):
-            digest.update(f"{text}{len(value)}".encode())
-            for item in value:
-                feed(item)
-        elif isinstance(value, dict):
-            feed(sorted(value.items(), key=repr))
-        elif isinstance(value, (set, frozenset)):  # their order varies by process
-            feed(sorted(value, key=repr))
-        elif " at 0x" not in repr(value):
-            digest.update(f"{text}{value!r}".encode())
-        elif hasattr(value, "__dict__"):
-            digest.update(text.encode())
-            mro = type(value).__mro__
-            call = next(
-                (k.__dict__["__call__"] for k in mro if "__call__" in k.__dict__), None
-            )
-            feed((call, vars(value)))
-        else:
-            raise ValueError(
-                f"`checkpoint_dir`: the sweep's fingerprint cannot tell {value!r} "
-                f"(used by `train_fn`) from another {type(value).__name__}: it has "
-                "no attributes and its repr is a memory address."
-            )
-    finally:
-        walking.discard(id(value))
+        path = inspect.getfile(function)
+    except TypeError:
+        return True
+    return "site-packages" in path or "dist-packages" in path
 
 
 def _global_names(code: types.CodeType) -> list[str]:
-    """The names a function's code (and the code of the functions it defines)
-    looks up, globals among them."""
-    names = list(code.co_names)
+    """The globals a function's code (and the code of the functions it defines)
+    loads (``co_names`` also holds attribute names: ``digits.loss`` is no global
+    ``loss``)."""
+    names = [
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    ]
     for const in code.co_consts:
         if inspect.iscode(const):
             names += _global_names(const)
@@ -556,9 +568,8 @@ def sweep(
         train function (its source, the values it closes over, the globals it
         names, a partial's arguments, a method's object) is refused with an
         error, in any process; a directory whose sweep never finished a chunk is
-        taken over. A value the fingerprint cannot tell from another of its type
-        (an object with no attributes whose repr is a memory address) is an
-        error too.
+        taken over. An object with no attributes whose repr is a memory address
+        counts by its type alone, an installed library's function by its name.
 
     Returns:
       A :class:`SweepResult` with one row per (static combination, configuration).
@@ -793,16 +804,19 @@ class _ChunkStore:
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / self.MANIFEST
-        chunks = any(self.dir.glob("chunk-*.npz"))
-        if manifest.exists() and chunks:
-            found = json.loads(manifest.read_text())["fingerprint"]
+        chunks = sorted(self.dir.glob("chunk-*.npz"))
+        if chunks:  # the manifest's fingerprint, or a chunk's if it was lost
+            if manifest.exists():
+                found = json.loads(manifest.read_text())["fingerprint"]
+            else:
+                found = _load_arrays(chunks[0]).get(self.FINGERPRINT)
             if found != fingerprint:
                 raise ValueError(
                     f"`checkpoint_dir={str(directory)!r}` holds chunks of a different "
                     "sweep (another grid, static axes, seeds, chunk size or train "
                     "function): use a new directory, or delete this one to start over."
                 )
-        else:  # a new directory, or one whose sweep never finished a chunk
+        if not chunks or not manifest.exists():  # new, or no chunk finished
             content = {"fingerprint": fingerprint, "chunk_size": int(chunk_size)}
             manifest.write_text(json.dumps(content))
 

@@ -1,6 +1,7 @@
 """js.sweep at its edges: bfloat16, static axes, what train_fn returns, validation,
 checkpoints."""
 
+import dataclasses
 import functools
 import pathlib
 import subprocess
@@ -397,8 +398,34 @@ def test_checkpoint_chunks_of_another_sweep_are_refused_without_the_manifest(
 ):
     _sweep(_loss, checkpoint_dir=tmp_path)
     (tmp_path / "sweep.json").unlink()
-    with pytest.raises(ValueError, match="is a chunk of a different sweep"):
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
         _sweep(_scaled(2.0), checkpoint_dir=tmp_path)
+    assert _sweep(_loss, checkpoint_dir=tmp_path).stats["chunks_loaded"] == 2
+
+
+@dataclasses.dataclass
+class _Data:
+    x: np.ndarray
+
+
+def test_checkpoint_fingerprint_walks_objects_and_skips_attribute_names(tmp_path):
+    from flax import nnx
+
+    model = nnx.Linear(2, 2, rngs=nnx.Rngs(0))  # its repr holds memory addresses
+
+    def train_on(data):
+        return lambda hp, key: {"loss": hp["lr"] * data.x.sum() + 0 * model.bias[0]}
+
+    _sweep(train_on(_Data(np.arange(2000.0))), checkpoint_dir=tmp_path)
+    data = _Data(np.arange(2000.0))
+    assert _sweep(train_on(data), checkpoint_dir=tmp_path).stats["chunks_loaded"] == 2
+    data.x[5] = 0.0  # NumPy's repr of the array would not show it
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(train_on(data), checkpoint_dir=tmp_path)
+    from jaxsched.sweep import _global_names
+
+    names = _global_names(train_on.__code__)
+    assert "x" not in names and "sum" not in names
 
 
 @pytest.mark.parametrize("name", ["file", "allow_pickle", "__dtypes__"])

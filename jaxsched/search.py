@@ -127,6 +127,8 @@ class int_uniform:  # noqa: N801
 
 def _kind(value: Any) -> str | None:
     """What NumPy makes of a choice: "bool", "number", "string", None (other)."""
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        value = np.asarray(value).item()  # jnp.float32(0.1), list(jnp.arange(3))
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, float, np.integer, np.floating)):

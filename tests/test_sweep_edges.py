@@ -532,3 +532,10 @@ def test_choice_refuses_values_numpy_would_convert(values, match):
 def test_sweep_chunk_larger_than_the_grid_runs_no_padding():
     result = js.sweep(_loss, GRID, chunk_size=1000, progress=False)
     assert result.stats["chunk_size"] == 3 and result.metrics["loss"].shape == (3, 1)
+
+
+def test_choice_takes_jax_scalars():
+    drawn = js.random_search(
+        jax.random.key(0), 4, x=js.choice([jnp.float32(0.1), jnp.float32(0.2)])
+    )["x"]
+    assert set(drawn.tolist()) <= {np.float32(0.1), np.float32(0.2)}

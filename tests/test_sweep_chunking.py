@@ -90,6 +90,20 @@ def test_a_second_auto_sweep_of_the_same_shapes_traces_nothing():
     assert second.stats["chunk_size"] == first.stats["chunk_size"]
 
 
+def test_the_probes_program_runs_the_chunks(caplog):
+    def train(hparams, key):  # a function of its own: nothing cached for it yet
+        return sweep_helpers.train_fn(hparams, key)
+
+    grid = js.grid(learning_rate=np.linspace(0.01, 0.1, 6).astype(np.float32))
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        result = js.sweep(train, grid, seeds=2, progress=False)
+    xla_compiles = [
+        r for r in caplog.messages if "Finished XLA compilation of jit(runs)" in r
+    ]
+    assert result.stats["chunk_size"] == 6  # the probe's first size
+    assert result.stats["compiles"] == 1 and len(xla_compiles) == 1
+
+
 def test_a_checkpointed_auto_sweep_resumes_with_the_chunk_size_it_started_with(
     monkeypatch, tmp_path
 ):

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import DTypeLike
 
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
@@ -576,17 +577,27 @@ def _plus_decay(g, params, weight_decay):
     weight_decay != 0``): an infinite parameter then gives no NaN, and where XLA
     knows the value is 0 (a state made inside the compiled function, as in a sweep)
     it leaves the parameters unread. Its derivative is that of
-    :math:`g + \lambda p` everywhere, 0 included (``jax.grad`` by the weight decay).
+    :math:`g + \lambda p` everywhere, 0 included (``jax.grad`` by the weight decay);
+    a tangent known to be zero adds no term (0 times an infinite parameter is NaN).
     """
     return g + jnp.where(weight_decay != 0, weight_decay * params, 0)
 
 
-@_plus_decay.defjvp
 def _plus_decay_jvp(primals, tangents):
     g, params, weight_decay = primals
     dg, dparams, dweight_decay = tangents
-    tangent = dg + weight_decay * dparams + dweight_decay * params
-    return _plus_decay(g, params, weight_decay), tangent
+    out = _plus_decay(g, params, weight_decay)
+    tangent = jnp.zeros_like(out)
+    if not isinstance(dg, SymbolicZero):
+        tangent += dg
+    if not isinstance(dparams, SymbolicZero):
+        tangent += weight_decay * dparams
+    if not isinstance(dweight_decay, SymbolicZero):
+        tangent += dweight_decay * params
+    return out, tangent
+
+
+_plus_decay.defjvp(_plus_decay_jvp, symbolic_zeros=True)
 
 
 @jax.jit

@@ -133,6 +133,26 @@ def test_hypergradient_by_weight_decay_at_zero_matches_finite_difference(factory
         np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam, js.adamw])
+def test_hypergradient_with_an_infinite_parameter_and_no_decay_is_finite(factory):
+    # Two steps: the second's parameters depend on the learning rate, the weight
+    # decay of 0 does not. Its zero tangent must not meet the infinite parameter
+    # (0 * inf is NaN) in the forward-mode derivative of the L2 term.
+    params = jnp.array([jnp.inf, 1.0])
+    grads = jnp.array([0.5, -0.25])
+
+    def second_update(learning_rate):
+        optimizer = factory(learning_rate, weight_decay=0.0)
+        state = optimizer.init(params)
+        updates, state = optimizer.update(grads, state, params)
+        moved = optax.apply_updates(params, updates)
+        return optimizer.update(grads, state, moved)[0]
+
+    chex.assert_tree_all_finite(second_update(0.1))
+    for derivative in (jax.jacfwd(second_update), jax.jacrev(second_update)):
+        chex.assert_tree_all_finite(derivative(0.1))
+
+
 def test_set_hparams_number_schedule_and_back():
     params = quadratic_params()
     optimizer = js.sgd(0.1, momentum=0.9)

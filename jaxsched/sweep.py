@@ -108,6 +108,11 @@ class SweepResult:
         metric's mean (under the metric's name) and the configuration's ``index``.
         """
         check_choice("mode", mode, MODES)
+        if metric in self.hparams:
+            raise ValueError(
+                f"`{metric}` names both an axis and a metric: `best` returns them in "
+                f"one dict; rank by `scores({metric!r})` instead."
+            )
         mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)
         if where is not None:
@@ -128,14 +133,16 @@ class SweepResult:
         metric: str,
         top: int = 10,
         mode: str = "min",
-        also: Sequence[str] = (),
+        also: str | Sequence[str] = (),
     ) -> str:
         """A Markdown leaderboard of the ``top`` configurations by their mean
         ``metric`` (``mode``: "min" or "max"): mean and std over seeds, the means of
-        the metrics named in ``also`` (a curve by its last value), diverged runs
-        marked and ranked last."""
+        the metrics named in ``also`` (one name or several; a curve by its last
+        value), diverged runs marked and ranked last."""
         check_choice("mode", mode, MODES)
         check_count("top", top)
+        if isinstance(also, str):
+            also = (also,)
         others = {name: self.scores(name).mean(axis=1) for name in also}
         scores = self.scores(metric)
         mean, std = scores.mean(axis=1), scores.std(axis=1)
@@ -588,6 +595,11 @@ def sweep(
     """
     axes, count = _axes(hparams)
     static = _static_axes(static, axes)
+    if "index" in axes or "index" in static:
+        raise ValueError(
+            "An axis is named `index`, the name `SweepResult.best` gives the "
+            "configuration's position: rename the axis."
+        )
     check_count("seeds", seeds)
     if mesh is not None and not isinstance(mesh, jax.sharding.Mesh):
         raise ValueError(f"`mesh` must be a jax.sharding.Mesh or None, got {mesh!r}.")

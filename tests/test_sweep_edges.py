@@ -539,3 +539,26 @@ def test_choice_takes_jax_scalars():
         jax.random.key(0), 4, x=js.choice([jnp.float32(0.1), jnp.float32(0.2)])
     )["x"]
     assert set(drawn.tolist()) <= {np.float32(0.1), np.float32(0.2)}
+
+
+def test_an_axis_named_index_is_refused():
+    # `best` returns the configuration's `index` beside its hyperparameters
+    with pytest.raises(ValueError, match="index"):
+        _sweep(_loss, {"index": np.array([1.0, 2.0], np.float32)})
+    with pytest.raises(ValueError, match="index"):
+        _sweep(_loss, GRID, static={"index": [0, 1]})
+
+
+def test_best_by_a_metric_named_like_an_axis_is_refused():
+    result = _sweep(lambda hp, key: {"lr": hp["lr"] ** 2, "loss": hp["lr"]})
+    with pytest.raises(ValueError, match="`lr` names both"):
+        result.best("lr")
+    assert result.best("loss")["lr"] == pytest.approx(0.1)
+
+
+def test_table_takes_one_metric_name_for_also():
+    result = _sweep(lambda hp, key: {"val_loss": 2 * hp["lr"], "loss": hp["lr"]})
+    assert result.table("loss", also="val_loss") == result.table(
+        "loss", also=("val_loss",)
+    )
+    assert "val_loss mean" in result.table("loss", also="val_loss")

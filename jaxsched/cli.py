@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import os
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -242,6 +244,19 @@ def _image_path(out: str) -> pathlib.Path:
     return path if path.suffix else path.with_suffix(".png")
 
 
+def _make_cpu_devices(count: int) -> None:
+    """``--devices N`` on a CPU: N devices (JAX's ``jax_num_cpu_devices``), one per
+    core and at most one per core, unless ``XLA_FLAGS`` sets their number or JAX
+    has already started (the devices there are are checked next)."""
+    import jax
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if count == 1 or "xla_force_host_platform_device_count" in flags:
+        return
+    with contextlib.suppress(RuntimeError):  # JAX has started: nothing to change
+        jax.config.update("jax_num_cpu_devices", min(count, os.cpu_count() or 1))
+
+
 def _sweep(args: argparse.Namespace) -> int:
     import jax
     import matplotlib
@@ -266,6 +281,7 @@ def _sweep(args: argparse.Namespace) -> int:
     lo, hi, n = _learning_rates(args.lrs)
     lrs = np.logspace(np.log10(lo), np.log10(hi), n)
     mesh = None
+    _make_cpu_devices(args.devices)
     if args.devices > len(jax.devices()):
         raise ValueError(
             f"`--devices={args.devices}`: this machine has {len(jax.devices())} "
@@ -318,7 +334,8 @@ def _sweep(args: argparse.Namespace) -> int:
         )
     print(
         f"\n{stats['runs']} runs in {stats['seconds']:.1f} s = "
-        f"{stats['runs'] / stats['seconds']:.1f} runs/s, {stats['compiles']} compiles, "
+        f"{stats['runs'] / stats['seconds']:.1f} runs/s on {args.devices} "
+        f"device{'s' if args.devices > 1 else ''}, {stats['compiles']} compiles, "
         f"{int(result.diverged.any(axis=1).sum())} configurations with a diverged seed"
     )
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -425,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--devices",
         type=int,
         default=1,
-        help="shard the configurations over this many devices",
+        help="shard the configurations over this many devices (on a CPU, made "
+        "by the command: one per core, at most the number of cores)",
     )
     sweeper.add_argument("--top", type=int, default=10, help="leaderboard rows")
     sweeper.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,5 +1,6 @@
 """Seeing a schedule: js.plot.schedule and `jaxsched plot`."""
 
+import os
 import subprocess
 import sys
 
@@ -180,3 +181,19 @@ def test_cli_plot_list_value_where_a_number_is_expected_is_a_clear_error(tmp_pat
                 str(tmp_path / "x"),
             ]
         )
+
+
+def test_cli_sweep_devices_makes_one_cpu_device_per_shard(tmp_path):
+    # no XLA_FLAGS: `--devices 2` makes the two CPU devices itself
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    command = [sys.executable, "-m", "jaxsched.cli", "sweep", "--devices", "2"]
+    small = ["--optimizers", "adam", "--lrs", "1e-3,1e-2,2", "--steps", "5"]
+    result = subprocess.run(
+        command + small + ["--seeds", "1", "--quiet", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "runs/s on 2 devices" in result.stdout

@@ -145,9 +145,14 @@ def sweep(
     """Draws a sweep: a metric over one axis (lines, seeds as bands) or two (heatmap).
 
     With ``y=None``: the mean over seeds against ``x``, mean ± std as a band, one
-    line per combination of the other axes. With ``y``: a heatmap of the best
-    (``mode``) mean over the other axes. Configurations with a diverged seed are
-    left out (blank cells).
+    line per combination of the other axes; where no two configurations share
+    those (a random search), points with error bars, one colour per value of the
+    axes that are not numbers (a static optimizer kind). With ``y``: a heatmap of
+    the best (``mode``) mean over the other axes, or, where the configurations do
+    not fill the grid of ``x`` and ``y`` values (a random search), a scatter
+    coloured by the mean. Configurations with a diverged seed are left out (blank
+    cells, no point). An axis of values that are not numbers is drawn as
+    categories.
 
     Args:
       result: a :class:`jaxsched.sweep.SweepResult`.
@@ -171,62 +176,109 @@ def sweep(
     scores = result.scores(metric)
     mean = np.where(result.diverged.any(axis=1), np.nan, scores.mean(axis=1))
     std = scores.std(axis=1)
-    xs = np.asarray(result.hparams[x])
+    xs = _positions(ax.xaxis, result.hparams[x])
     if y is None:
-        others = [
-            n
-            for n in result.hparams
-            if n != x and len(set(result.hparams[n].tolist())) > 1
-        ]
-        groups = {}
-        for i in range(len(xs)):
-            groups.setdefault(tuple(result.hparams[n][i] for n in others), []).append(i)
-        for k, (group, rows) in enumerate(groups.items()):
-            rows = np.asarray(rows)[np.argsort(xs[rows])]
-            label = ", ".join(f"{n}={v}" for n, v in zip(others, group, strict=True))
-            line = ax.plot(
-                xs[rows],
-                mean[rows],
-                LINE_STYLES[k % len(LINE_STYLES)],
-                marker="o",
-                markersize=3,
-                label=label or metric,
-            )[0]
-            ax.fill_between(
-                xs[rows],
-                mean[rows] - std[rows],
-                mean[rows] + std[rows],
-                alpha=0.2,
-                color=line.get_color(),
-            )
-        ax.set_ylabel(f"{metric} (mean ± std over seeds)")
-        if len(groups) > 1:
-            ax.legend(fontsize="small")
-    else:
-        x_values, y_values = _levels(xs), _levels(result.hparams[y])
-        column = {v: c for c, v in enumerate(x_values)}
-        row = {v: r for r, v in enumerate(y_values)}
-        cells = np.full((len(y_values), len(x_values)), np.nan)
-        pairs = zip(xs.tolist(), result.hparams[y].tolist(), strict=True)
-        for i, (x_i, y_i) in enumerate(pairs):
-            r, c = row[y_i], column[x_i]
-            if not np.isnan(mean[i]):
-                better = np.nanmax if mode == "max" else np.nanmin
-                cells[r, c] = better([cells[r, c], mean[i]])
-        image = ax.imshow(cells, aspect="auto", origin="lower", cmap="viridis")
-        ax.figure.colorbar(image, ax=ax, label=f"best {metric}")
-        ax.set_xticks(range(len(x_values)), [_tick(v) for v in x_values], rotation=45)
-        ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
+        _lines(ax, result.hparams, x, xs, mean, std, metric)
+    elif not _fills_grid(result.hparams[x], result.hparams[y]):  # a random search
+        points = ax.scatter(
+            xs, _positions(ax.yaxis, result.hparams[y]), c=mean, cmap="viridis", s=16
+        )
+        ax.figure.colorbar(points, ax=ax, label=metric)
         ax.set_ylabel(y)
-    if (
-        y is None
-        and np.issubdtype(xs.dtype, np.number)
-        and xs.min() > 0
-        and (xs.max() / xs.min() > 10)
-    ):
-        ax.set_xscale("log")
+        _log_scale(ax.set_yscale, result.hparams[y])
+    else:
+        _heatmap(ax, result.hparams[x], result.hparams[y], mean, mode, metric)
+        ax.set_ylabel(y)
+    if not ax.images:
+        _log_scale(ax.set_xscale, result.hparams[x])
     ax.set_xlabel(x)
     return ax
+
+
+def _lines(ax, hparams, x, xs, mean, std, metric) -> None:
+    """One line per combination of the axes other than ``x``, seeds as bands, or
+    points with error bars where no two configurations share them."""
+    others = [n for n in hparams if n != x and len(_levels(hparams[n])) > 1]
+    groups = _groups(hparams, others)
+    points = len(groups) > 1 and all(len(rows) == 1 for rows in groups.values())
+    if points:  # a random search: colour by the axes that are not numbers only
+        others = [n for n in others if hparams[n].dtype.kind not in "iuf"]
+        groups = _groups(hparams, others)
+    for k, (group, rows) in enumerate(groups.items()):
+        rows = np.asarray(rows)[np.argsort(xs[rows], kind="stable")]
+        label = ", ".join(f"{n}={v}" for n, v in zip(others, group, strict=True))
+        if points:
+            ax.errorbar(
+                xs[rows], mean[rows], std[rows], fmt="o", markersize=3, label=label
+            )
+            continue
+        line = ax.plot(
+            xs[rows],
+            mean[rows],
+            LINE_STYLES[k % len(LINE_STYLES)],
+            marker="o",
+            markersize=3,
+            label=label or metric,
+        )[0]
+        ax.fill_between(
+            xs[rows],
+            mean[rows] - std[rows],
+            mean[rows] + std[rows],
+            alpha=0.2,
+            color=line.get_color(),
+        )
+    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+    if len(groups) > 1:
+        ax.legend(fontsize="small")
+
+
+def _heatmap(ax, xs, ys, mean, mode, metric) -> None:
+    """The best mean of each (x, y) cell over the other axes."""
+    x_values, y_values = _levels(xs), _levels(ys)
+    column = {v: c for c, v in enumerate(x_values)}
+    row = {v: r for r, v in enumerate(y_values)}
+    cells = np.full((len(y_values), len(x_values)), np.nan)
+    for i, (x_i, y_i) in enumerate(zip(xs.tolist(), ys.tolist(), strict=True)):
+        r, c = row[y_i], column[x_i]
+        if not np.isnan(mean[i]):
+            better = np.nanmax if mode == "max" else np.nanmin
+            cells[r, c] = better([cells[r, c], mean[i]])
+    image = ax.imshow(cells, aspect="auto", origin="lower", cmap="viridis")
+    ax.figure.colorbar(image, ax=ax, label=f"best {metric}")
+    ax.set_xticks(range(len(x_values)), [_tick(v) for v in x_values], rotation=45)
+    ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
+
+
+def _fills_grid(xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether every pair of an x value and a y value is a configuration."""
+    pairs = set(zip(xs.tolist(), ys.tolist(), strict=True))
+    return len(pairs) == len(_levels(xs)) * len(_levels(ys))
+
+
+def _groups(hparams, names) -> dict[tuple, list[int]]:
+    """The configurations' indices by their values of the axes ``names``."""
+    groups: dict[tuple, list[int]] = {}
+    for i in range(len(next(iter(hparams.values())))):
+        groups.setdefault(tuple(hparams[n][i] for n in names), []).append(i)
+    return groups
+
+
+def _positions(axis, values: np.ndarray) -> np.ndarray:
+    """Where an axis' values go along a matplotlib ``axis``: numbers as they are,
+    other values (strings, static objects) as categories, labelled."""
+    if values.dtype.kind in "iuf":
+        return values
+    levels = _levels(values)
+    index = {v: i for i, v in enumerate(levels)}
+    axis.set_ticks(range(len(levels)), [str(v) for v in levels])
+    return np.array([index[v] for v in values.tolist()], float)
+
+
+def _log_scale(set_scale, values: np.ndarray) -> None:
+    """A log scale for positive numbers that span over a decade."""
+    numbers = values.dtype.kind in "iuf"
+    if numbers and values.min() > 0 and values.max() / values.min() > 10:
+        set_scale("log")
 
 
 def _levels(values: np.ndarray) -> list:

@@ -562,3 +562,37 @@ def test_table_takes_one_metric_name_for_also():
         "loss", also=("val_loss",)
     )
     assert "val_loss mean" in result.table("loss", also="val_loss")
+
+
+def _random_search(**static):
+    draws = js.random_search(
+        jax.random.key(0), 12, lr=js.log_uniform(1e-3, 1.0), wd=js.uniform(0.0, 0.1)
+    )
+    return _sweep(lambda hp, key: {"loss": hp["lr"] + hp["wd"]}, draws, **static)
+
+
+def test_plot_sweep_of_a_random_search_draws_points_per_static_value():
+    # no two configurations share their other axes: points, not 12 one-point lines
+    ax = js.plot.sweep(_random_search(), x="lr", metric="loss", mode="min")
+    assert len(ax.containers) == 1 and len(ax.containers[0].lines[0].get_xdata()) == 12
+    assert ax.get_legend() is None and not ax.collections[1:]  # no bands
+    ax = js.plot.sweep(
+        _random_search(static={"opt": ["a", "b"]}), x="lr", metric="loss", mode="min"
+    )
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(ax.containers) == 2 and labels == ["opt=a", "opt=b"]
+
+
+def test_plot_sweep_of_a_random_search_over_two_axes_is_a_scatter():
+    ax = js.plot.sweep(_random_search(), x="lr", y="wd", metric="loss", mode="min")
+    assert not ax.get_images()  # a 12 x 12 heatmap would be mostly blank
+    points = ax.collections[0]
+    assert len(points.get_offsets()) == 12 and len(points.get_array()) == 12
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "wd"
+
+
+def test_plot_sweep_along_a_static_axis_numpy_cannot_sort():
+    result = _sweep(_loss, static={"h": [None, (3, 3)]})
+    ax = js.plot.sweep(result, x="h", metric="loss", mode="min")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["None", "(3, 3)"]
+    assert len(ax.get_lines()) == 3  # one line per learning rate

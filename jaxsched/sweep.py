@@ -432,12 +432,13 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
     """Feeds ``digest`` with ``value``: a function as its source, the values it
     closes over and defaults to, and the globals it loads (so ``make_train(2.0)``
     differs from ``make_train(5.0)`` and a changed ``STEPS = 300`` is seen; an
-    installed library's function by its name and closure); a module or a class as
-    its name; a jitted or wrapped function as the one inside, a method as its
-    function and object, a partial as its function and arguments; an array (a PRNG key
-    included) as its bytes; containers item by item; an object as its type and
-    attributes, or its ``repr`` where it has none and that names no memory
-    address, else its type alone. Each function is digested once (``memo``)."""
+    installed library's function by its name and closure); a module as its name, a
+    class as its name and, unless installed, its source; a jitted or wrapped
+    function as the one inside, a method as its function and object, a partial as
+    its function and arguments; an array (a PRNG key included) as its bytes;
+    containers item by item; an object as its class and attributes, or its
+    ``repr`` where it has none and that names no memory address, else its type
+    alone. Each function is digested once (``memo``)."""
     memo = {} if memo is None else memo
     feed = functools.partial(_digest, digest, memo=memo)
     text = f"{type(value).__module__}.{type(value).__qualname__}:"
@@ -452,6 +453,9 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
         module = getattr(value, "__module__", None) or ""
         name = getattr(value, "__qualname__", value.__name__)
         digest.update(f"{text}{module}.{name}".encode())
+        if isinstance(value, type) and not _installed(value):
+            with contextlib.suppress(OSError, TypeError):  # defined in no file
+                digest.update(inspect.getsource(value).encode())
     elif id(value) in memo:  # a function met before (or being walked)
         digest.update(memo[id(value)])
     elif inspect.isfunction(value):
@@ -491,16 +495,17 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
         call = next(
             (k.__dict__["__call__"] for k in mro if "__call__" in k.__dict__), None
         )
-        feed((call, vars(value)))
+        feed((type(value), call, vars(value)))
     elif " at 0x" not in repr(value):
         digest.update(f"{text}{value!r}".encode())
     else:  # nothing else to tell it by
         digest.update(text.encode())
 
 
-def _installed(function: types.FunctionType) -> bool:
-    """A function of an installed library (site-packages): its source and globals
-    are not walked (they do not change between runs of a sweep)."""
+def _installed(function: types.FunctionType | type) -> bool:
+    """A function or class of an installed library (site-packages), or built in:
+    its source and globals are not walked (they do not change between runs of a
+    sweep)."""
     try:
         path = inspect.getfile(function)
     except TypeError:

@@ -596,3 +596,36 @@ def test_plot_sweep_along_a_static_axis_numpy_cannot_sort():
     ax = js.plot.sweep(result, x="h", metric="loss", mode="min")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["None", "(3, 3)"]
     assert len(ax.get_lines()) == 3  # one line per learning rate
+
+
+def test_checkpoint_refuses_a_model_whose_class_body_changed(tmp_path, monkeypatch):
+    # the model's class is the user's (an nnx.Module subclass in a script): a
+    # changed method body computes otherwise, whatever its name
+    module = tmp_path / "user_model.py"
+    source = (
+        "class Model:\n"
+        "    def __init__(self):\n"
+        "        self.scale = 2.0\n\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale{}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    def train_with_model():
+        import user_model
+
+        model = importlib.reload(user_model).Model()
+        return lambda hp, key: {"loss": model.forward(hp["lr"])}
+
+    module.write_text(source.format(""))
+    checkpoints = tmp_path / "checkpoints"
+    _sweep(train_with_model(), checkpoint_dir=checkpoints)
+    assert (
+        _sweep(train_with_model(), checkpoint_dir=checkpoints).stats["chunks_loaded"]
+        == 2
+    )
+    module.write_text(source.format(" + 1.0"))
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(train_with_model(), checkpoint_dir=checkpoints)
+    monkeypatch.delitem(sys.modules, "user_model")

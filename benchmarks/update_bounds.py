@@ -1,6 +1,7 @@
 """What bounds Adam on a 200-leaf tree on a CPU: dispatch, kernels, bytes.
 
     python benchmarks/update_bounds.py [--rounds 15]
+    python benchmarks/update_bounds.py --hlo     # one leaf's Adam kernels
 
 Times the same Adam update (``js.adam(1e-3, weight_decay=None)``, donated) on the
 200-leaf, 4M-parameter tree of ``update_step.py`` four ways, in turns in one
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -76,11 +78,37 @@ def compiled(optimizer, params, grads, steps=1):
         return jitted.lower(params, state, grads).compile(), state
 
 
+def leaf_kernels(optimizer, size=2**20):
+    """The kernels of one leaf's update that read or write the whole leaf, as the
+    compiled HLO names them, with their operands."""
+    program, _ = compiled(optimizer, jnp.ones(size), jnp.ones(size))
+    text = program.as_text()
+    lines = text[text.index("ENTRY") :].splitlines()
+    kernels = [
+        re.sub(r", metadata=.*", "", line.strip())
+        for line in lines
+        if " fusion(" in line and f"f32[{size}]" in line.split("=")[1]
+    ]
+    return kernels, program.cost_analysis()["bytes accessed"] / size
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--only-per-call", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--hlo", action="store_true", help="print one leaf's Adam kernels and exit"
+    )
     args = parser.parse_args(argv)
+    if args.hlo:
+        for name, optimizer in [
+            ("jaxsched", js.adam(1e-3, weight_decay=None)),
+            ("optax", optax.adam(1e-3)),
+        ]:
+            kernels, per_param = leaf_kernels(optimizer)
+            print(f"{name}: {len(kernels)} kernels, {per_param:.1f} bytes/param")
+            print("\n".join(f"  {k}" for k in kernels))
+        return
     shapes = PROBLEMS["tree200x20k"]
     params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
     n = sum(x.size for x in params)
@@ -113,7 +141,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if "--only-per-call" in sys.argv:
+    if "--only-per-call" in sys.argv or "--hlo" in sys.argv:
         main()
         sys.exit()
     print(f"jax {jax.__version__}; 200 leaves x 20k float32, Adam; ms per step\n")

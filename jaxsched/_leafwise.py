@@ -32,10 +32,10 @@ def wider(*dtypes: jnp.dtype) -> jnp.dtype:
 
 
 def zeros_like_params(params: optax.Params, hparam_dtype: jnp.dtype) -> optax.Params:
-    """Zero buffers, at least as wide as the hyperparameters (f32 for bf16 params)."""
+    """Zero buffers, at least as wide as the hyperparameters (f32 for bf16 params),
+    placed as the parameters are (a sharded parameter gets a sharded buffer)."""
     return jax.tree.map(
-        lambda p: jnp.zeros(jnp.shape(p), wider(jnp.result_type(p), hparam_dtype)),
-        params,
+        lambda p: jnp.zeros_like(p, wider(jnp.result_type(p), hparam_dtype)), params
     )
 
 

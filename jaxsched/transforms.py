@@ -30,6 +30,7 @@ import optax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import DTypeLike
 
+from jaxsched._checks import check_real_params
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
 from jaxsched.hparams import (
     Hyperparam,
@@ -266,6 +267,7 @@ def scale_by_adagrad(
     )
 
     def init(params):
+        check_real_params("scale_by_adagrad", params)
         sums = zeros_like_params(params, _dtype(hparams))
         return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
@@ -400,6 +402,8 @@ def scale_by_rmsprop(
     )
 
     def init(params):
+        check_real_params("scale_by_rmsprop", params)
+
         def zeros(present=True):
             return zeros_like_params(params, _dtype(hparams)) if present else None
 
@@ -531,6 +535,7 @@ def scale_by_adam(
     hparams = make_hparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
 
     def init(params):
+        check_real_params("scale_by_adam", params)
         dtype = _dtype(hparams)
         nu_max = zeros_like_params(params, dtype) if amsgrad else None
         return ScaleByAdamState(
@@ -650,7 +655,12 @@ def add_weight_decay(
     def update(updates, state, params=None, **extra_args):
         del extra_args
         if params is None:
-            raise ValueError("`add_weight_decay` needs `params`: pass them to update.")
+            raise ValueError(
+                "The weight decay term (`add_weight_decay`; an optimizer's "
+                "`weight_decay`, 0.0 included) needs `params`: pass them, "
+                "`update(grads, state, params)`, or build the optimizer with "
+                "`weight_decay=None` to leave the term out."
+            )
         hp = values_at(state.hparams, state.count)
         updates, _ = per_leaf(_weight_decay_rule, hp, updates, params=params)
         return updates, state._replace(count=increment(state.count))

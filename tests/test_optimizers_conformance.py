@@ -1,5 +1,9 @@
 """Every optimizer, every contract: one registry, table-driven."""
 
+import os
+import subprocess
+import sys
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -100,9 +104,59 @@ def test_optimizer_update_takes_extra_args(name):
     chex.assert_tree_all_finite(updates)
 
 
-def test_add_weight_decay_without_params_is_a_clear_error():
-    with pytest.raises(ValueError, match="needs `params`"):
-        js.adamw().update(jnp.ones(2), js.adamw().init(jnp.ones(2)))
+@pytest.mark.parametrize("factory", [js.sgd, js.adagrad, js.rmsprop, js.adam, js.adamw])
+def test_weight_decay_without_params_is_a_clear_error(factory):
+    # optax's quickstart calls update(grads, state): the default L2 term of 0
+    # still needs the parameters, and the error says how to do without
+    optimizer = factory(0.1)
+    with pytest.raises(ValueError, match="needs `params`.*`weight_decay=None`"):
+        optimizer.update(jnp.ones(2), optimizer.init(jnp.ones(2)))
+    if factory is not js.adamw:  # AdamW's decay is its point (optax's needs them too)
+        optimizer = factory(0.1, weight_decay=None)
+        optimizer.update(jnp.ones(2), optimizer.init(jnp.ones(2)))
+
+
+@pytest.mark.parametrize("factory", [js.adagrad, js.rmsprop, js.adam, js.adamw])
+def test_adaptive_optimizers_refuse_complex_parameters(factory):
+    # torch treats a complex parameter as two real ones, optax squares |g|: g * g
+    # is neither, so refuse rather than step wrongly
+    params = {"w": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)}
+    with pytest.raises(ValueError, match=r"complex64 at `\[.z.\]`"):
+        factory(0.1).init(params)
+
+
+def test_sgd_momentum_takes_complex_parameters_as_optax():
+    params = jnp.array([1 + 2j, -0.5j], jnp.complex64)
+    grads = jnp.array([0.5 - 1j, 2 + 0j], jnp.complex64)
+    ours, theirs = js.sgd(0.1, momentum=0.9), optax.sgd(0.1, momentum=0.9)
+    state, their_state = ours.init(params), theirs.init(params)
+    for _ in range(3):
+        updates, state = ours.update(grads, state, params)
+        expected, their_state = theirs.update(grads, their_state, params)
+        chex.assert_trees_all_close(updates, expected, rtol=1e-6)
+
+
+def test_state_keeps_the_sharding_of_the_parameters(tmp_path):
+    # TrainState.create and nnx.Optimizer call init outside jit: a buffer made
+    # whole on one device would need a device's memory for the whole model
+    code = """
+import jax, jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import jaxsched as js
+mesh = Mesh(jax.devices(), ("x",))
+sharding = NamedSharding(mesh, P("x", None))
+params = {"w": jax.device_put(jnp.ones((8, 4)), sharding)}
+for optimizer in (js.sgd(0.1, momentum=0.9), js.adagrad(0.1), js.rmsprop(0.1),
+                  js.adam(0.1, amsgrad=True), js.adamw(0.1)):
+    buffers = [x for x in jax.tree.leaves(optimizer.init(params)) if x.shape == (8, 4)]
+    assert buffers and all(x.sharding == sharding for x in buffers), buffers
+print("ok")
+"""
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 WRAPPERS = {

@@ -62,7 +62,10 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
 
 
 def _number(x: float) -> str:
-    return f"{x:.6g}"
+    """Six significant digits, or all that it takes to tell ``x`` apart
+    (``b2=0.999999999``, not ``b2=1``)."""
+    short = f"{x:.6g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def _shown(name: str, values: np.ndarray, bad: np.ndarray) -> str:

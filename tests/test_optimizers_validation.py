@@ -68,6 +68,21 @@ def test_optimizer_invalid_concrete_input_raises_naming_argument(factory, kwargs
         factory(**kwargs)
 
 
+@pytest.mark.skipif(jax.config.jax_enable_x64, reason="float64 is stored under x64")
+def test_float64_hparams_without_x64_are_refused():
+    # JAX would store float32: b2 = 1 - 1e-9, checked in float64, became 1 (NaN)
+    with pytest.raises(ValueError, match="`hparam_dtype=float64` needs 64-bit mode"):
+        js.adam(1e-3, b2=1 - 1e-9, hparam_dtype=jnp.float64)
+    with pytest.raises(ValueError, match=r"`b2=0\.999999999` becomes 1 in float32"):
+        js.adam(1e-3, b2=1 - 1e-9)
+
+
+def test_float64_hparams_under_x64_are_stored_as_float64():
+    with jax.enable_x64(True):
+        state = js.adam(1e-3, b2=1 - 1e-9, hparam_dtype=jnp.float64).init(jnp.ones(2))
+        assert js.get_hparams(state)["b2"].dtype == jnp.float64
+
+
 def test_optimizer_error_messages_are_sentences_with_the_range():
     with pytest.raises(ValueError) as error:
         js.adam(b2=1.0)

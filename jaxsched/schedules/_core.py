@@ -28,6 +28,11 @@ def float_dtype(hparam_dtype: DTypeLike | None = None) -> np.dtype:
             f"`hparam_dtype={hparam_dtype!r}` is not a floating-point dtype: "
             "use float32 (the default) or float64."
         )
+    if jax.dtypes.canonicalize_dtype(dtype) != dtype:  # JAX would store float32
+        raise ValueError(
+            f"`hparam_dtype={dtype.name}` needs 64-bit mode: "
+            '`jax.config.update("jax_enable_x64", True)`, or use float32.'
+        )
     return dtype
 
 

@@ -156,7 +156,11 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     concrete numbers are validated. Replacing a schedule by a number (or the
     reverse) is allowed and takes effect at the next update; it changes the
     state's tree structure, so a jitted step that takes the state compiles once
-    more. Replacing a number by another number never recompiles.
+    more. Replacing a number by another number never recompiles. On a batch of
+    states (``jax.vmap`` of ``init``), a value without the batch axis is given to
+    every configuration. Every transformation in the state that has the name gets
+    the value (two optimizers in an ``optax.multi_transform`` both do, as
+    ``optax.tree_utils.tree_set``): set one through its own sub-state.
 
     A ``flax.nnx.Optimizer`` keeps its state's arrays wrapped; unwrap and wrap
     again, so that a schedule's arrays are wrapped too::
@@ -197,9 +201,17 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
         if not _holds_hparams(node):
             return node
         hparams = dict(node.hparams)
+        batch = jnp.shape(node.count)  # () for one state, (K,) for K vmapped ones
+
+        def batched(x: jax.Array) -> jax.Array:
+            if jnp.shape(x)[: len(batch)] == batch:
+                return x
+            return jnp.broadcast_to(x, batch + jnp.shape(x))
+
         for name in values.keys() & hparams.keys():
             dtype = getattr(hparams[name], "dtype", None)  # None: a Python number
-            hparams[name] = to_hparam(name, values[name], float_dtype(dtype))
+            value = to_hparam(name, values[name], float_dtype(dtype))
+            hparams[name] = jax.tree.map(batched, value)
         return node._replace(hparams=hparams)
 
     return jax.tree.map(replace, opt_state, is_leaf=_holds_hparams)

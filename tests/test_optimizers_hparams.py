@@ -307,3 +307,20 @@ def test_set_hparams_schedule_is_copied_so_states_can_be_donated():
 def test_get_hparams_of_a_state_without_jaxsched_transformations_is_an_error():
     with pytest.raises(ValueError, match="holds no jaxsched hyperparameters"):
         js.get_hparams(optax.adam(1e-3).init(jnp.zeros(2)))
+
+
+def test_set_hparams_number_on_a_batch_of_states_sets_every_configuration():
+    # a batch of states (vmapped init) keeps its batch axis: the number is given
+    # to every configuration, and the next vmapped update runs
+    params, grads = jnp.ones(3), jnp.full(3, 0.5)
+    states = jax.vmap(lambda lr: js.adam(lr).init(params))(jnp.array([0.1, 0.2, 0.3]))
+    states = js.set_hparams(
+        states, learning_rate=0.05, b1=S.constant(0.8), b2=jnp.array([0.9, 0.99, 0.999])
+    )
+    updates, _ = jax.vmap(js.adam().update, in_axes=(None, 0, None))(
+        grads, states, params
+    )
+    one = js.adam(0.05, b1=0.8, b2=0.99).init(params)
+    expected, _ = js.adam().update(grads, one, params)
+    np.testing.assert_allclose(updates[1], expected, rtol=1e-6)
+    assert js.get_hparams(states)["learning_rate"].shape == (3,)

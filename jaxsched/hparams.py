@@ -141,11 +141,17 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
                 )
             found[name] = value
     if not found:
-        raise ValueError(
-            "This optimizer state holds no jaxsched hyperparameters: it was not made "
-            "by a jaxsched optimizer or transformation."
-        )
+        raise _holds_none()
     return found
+
+
+def _holds_none() -> ValueError:
+    return ValueError(
+        "This optimizer state holds no jaxsched hyperparameters: it was not made by "
+        "a jaxsched optimizer or transformation, or it is a flax.nnx state of one "
+        "(`nnx.split`, `nnx.state`: the states become plain mappings there; pass "
+        "the `nnx.Optimizer`'s `opt_state`)."
+    )
 
 
 def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
@@ -190,6 +196,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     """
     states = _states(opt_state)
     known = {name for state in states for name in state.hparams}
+    if not known:
+        raise _holds_none()
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(

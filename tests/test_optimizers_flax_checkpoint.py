@@ -182,3 +182,15 @@ def test_set_hparams_inside_nnx_optimizer_with_a_schedule_and_back():
         set_hparams(learning_rate=0.1)
         step(model, optimizer)
     assert not jnp.array_equal(model.out.kernel[...], kernel)
+
+
+def test_hparams_of_an_nnx_state_split_from_an_optimizer_say_where_they_are():
+    optimizer = nnx.Optimizer(
+        nnx.Linear(2, 1, rngs=nnx.Rngs(0)), js.adam(1e-3), wrt=nnx.Param
+    )
+    assert "learning_rate" in js.get_hparams(optimizer.opt_state)
+    _, state = nnx.split(optimizer)
+    with pytest.raises(ValueError, match="pass the `nnx.Optimizer`'s `opt_state`"):
+        js.get_hparams(state)
+    with pytest.raises(ValueError, match="pass the `nnx.Optimizer`'s `opt_state`"):
+        js.set_hparams(state, learning_rate=1e-4)

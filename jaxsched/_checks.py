@@ -65,7 +65,10 @@ def _number(x: float) -> str:
     """Six significant digits, or all that it takes to tell ``x`` apart
     (``b2=0.999999999``, not ``b2=1``)."""
     short = f"{x:.6g}"
-    return short if float(short) == x else repr(float(x))
+    if float(short) == x:
+        return short
+    whole = float(x).is_integer() and abs(x) < 2**53  # a count, say
+    return str(int(x)) if whole else repr(float(x))
 
 
 def _shown(name: str, values: np.ndarray, bad: np.ndarray) -> str:

@@ -245,9 +245,9 @@ def _image_path(out: str) -> pathlib.Path:
 
 
 def _make_cpu_devices(count: int) -> None:
-    """``--devices N`` on a CPU: N devices (JAX's ``jax_num_cpu_devices``), one per
-    core and at most one per core, unless ``XLA_FLAGS`` sets their number or JAX
-    has already started (the devices there are are checked next)."""
+    """``--devices N`` on a CPU: N devices (JAX's ``jax_num_cpu_devices``), at most
+    one per core, unless ``XLA_FLAGS`` sets their number or JAX has already
+    started (the caller then checks the devices JAX has)."""
     import jax
 
     flags = os.environ.get("XLA_FLAGS", "")

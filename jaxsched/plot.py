@@ -177,19 +177,19 @@ def sweep(
     mean = np.where(result.diverged.any(axis=1), np.nan, scores.mean(axis=1))
     std = scores.std(axis=1)
     xs = _positions(ax.xaxis, result.hparams[x])
-    if y is None:
-        _lines(ax, result.hparams, x, xs, mean, std, metric)
-    elif not _fills_grid(result.hparams[x], result.hparams[y]):  # a random search
+    if y is not None and _fills_grid(result.hparams[x], result.hparams[y]):
+        _heatmap(ax, result.hparams[x], result.hparams[y], mean, mode, metric)
+        ax.set_ylabel(y)
+    elif y is not None:  # a random search: a heatmap would be mostly blank
         points = ax.scatter(
             xs, _positions(ax.yaxis, result.hparams[y]), c=mean, cmap="viridis", s=16
         )
         ax.figure.colorbar(points, ax=ax, label=metric)
         ax.set_ylabel(y)
+        _log_scale(ax.set_xscale, result.hparams[x])
         _log_scale(ax.set_yscale, result.hparams[y])
     else:
-        _heatmap(ax, result.hparams[x], result.hparams[y], mean, mode, metric)
-        ax.set_ylabel(y)
-    if not ax.images:
+        _lines(ax, result.hparams, x, xs, mean, std, metric)
         _log_scale(ax.set_xscale, result.hparams[x])
     ax.set_xlabel(x)
     return ax

@@ -86,7 +86,7 @@ def test_random_search_refuses_infinite_bounds_and_counts_jax_cannot_hold():
         js.uniform(-1e308, 1e308)
     wide = js.uniform(np.float32(-3e38), np.float32(3e38)).sample(jax.random.key(0), 5)
     assert np.all(np.isfinite(wide)) and np.all(np.abs(wide) <= 3e38)
-    with pytest.raises(ValueError, match=r"`n=1.09951e\+12` is out of range"):
+    with pytest.raises(ValueError, match=r"`n=1099511627776` is out of range"):
         js.random_search(jax.random.key(0), 2**40, lr=js.uniform(0.0, 1.0))
 
 

@@ -16,20 +16,6 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def check_real_params(transformation: str, params: Any) -> None:
-    """Raises ``ValueError`` for a complex parameter: adaptive rules square the
-    gradient, and for a complex one torch steps its real and imaginary parts as
-    two real parameters while optax squares its magnitude."""
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        if jnp.iscomplexobj(leaf):
-            raise ValueError(
-                f"`{transformation}` takes real parameters; {jnp.result_type(leaf)} "
-                f"at `{jax.tree_util.keystr(path)}`. Split it into its real and "
-                "imaginary parts (two real parameters, as torch steps it) or use "
-                "optax, which scales by its magnitude."
-            )
-
-
 def not_a_number(name: str, value: Any) -> TypeError:
     """The error for a non-numeric value given to a numeric argument."""
     return TypeError(

@@ -52,11 +52,14 @@ def per_leaf(
     this step and anything derived from them once per update (bias corrections).
     Each leaf is computed in the wider of its own dtypes and the scalars'
     (float32 for a bf16 gradient); the update goes back to the gradient's dtype
-    and each new buffer to its old dtype. Writing the rule for one leaf reads
-    like its equations and lets XLA fuse each leaf's reads and writes. Pass a
-    module-level jitted rule: it is then traced once per leaf shape and dtype for
-    every instance of the transformation (a 200-leaf model of one shape traces
-    it once), which keeps large models quick to compile and eager updates quick.
+    and each new buffer to its old dtype. A complex leaf steps as two real ones,
+    its real and imaginary parts, as torch's optimizers do (``view_as_real``): a
+    rule that squares the gradient squares each part. Writing the rule for one
+    leaf reads like its equations and lets XLA fuse each leaf's reads and writes.
+    Pass a module-level jitted rule: it is then traced once per leaf shape and
+    dtype for every instance of the transformation (a 200-leaf model of one shape
+    traces it once), which keeps large models quick to compile and eager updates
+    quick.
 
     Returns:
       The tree of updates, and a dict of the new buffer trees by name.
@@ -70,17 +73,31 @@ def per_leaf(
     new_updates, new_buffers = [], {}
     for i, g in enumerate(treedef.flatten_up_to(updates)):
         leaves = {name: column[i] for name, column in columns.items()}
+        # a complex leaf steps as its real and imaginary parts (torch's view_as_real)
+        pairs = jnp.iscomplexobj(g)
+        real = {name: _as_real(x) if pairs else x for name, x in leaves.items()}
+        real_g = _as_real(g) if pairs else g
         dtype = wider(
-            g.dtype, *(x.dtype for x in (*leaves.values(), *scalars.values()))
+            real_g.dtype, *(x.dtype for x in (*real.values(), *scalars.values()))
         )
         u, buffers = rule(
-            g.astype(dtype),
-            **{name: x.astype(dtype) for name, x in leaves.items()},
+            real_g.astype(dtype),
+            **{name: x.astype(dtype) for name, x in real.items()},
             **{name: x.astype(dtype) for name, x in scalars.items()},
         )
-        new_updates.append(u.astype(g.dtype))
+        new_updates.append((_as_complex(u) if pairs else u).astype(g.dtype))
         for name, x in buffers.items():
+            x = _as_complex(x) if pairs else x
             new_buffers.setdefault(name, []).append(x.astype(leaves[name].dtype))
     return treedef.unflatten(new_updates), {
         name: treedef.unflatten(column) for name, column in new_buffers.items()
     }
+
+
+def _as_real(x: jax.Array) -> jax.Array:
+    """A complex array as pairs of reals along a new last axis."""
+    return jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
+
+
+def _as_complex(pairs: jax.Array) -> jax.Array:
+    return jax.lax.complex(pairs[..., 0], pairs[..., 1])

@@ -29,6 +29,10 @@ it with its own count.
 
 PyTorch's ``maximize=True`` is minimising the negated objective: torch negates the
 gradient before anything else, its L2 term included.
+
+A complex parameter steps as torch steps it: as two real parameters, its real and
+imaginary parts (``torch.view_as_real``), so Adagrad, RMSprop and Adam scale each
+part by its own second moment (optax scales both by the squared magnitude).
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ import optax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import DTypeLike
 
-from jaxsched._checks import check_real_params
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
 from jaxsched.hparams import (
     Hyperparam,
@@ -267,7 +266,6 @@ def scale_by_adagrad(
     )
 
     def init(params):
-        check_real_params("scale_by_adagrad", params)
         sums = zeros_like_params(params, _dtype(hparams))
         return ScaleByAdagradState(zero_count(), sums, fresh(hparams))
 
@@ -402,8 +400,6 @@ def scale_by_rmsprop(
     )
 
     def init(params):
-        check_real_params("scale_by_rmsprop", params)
-
         def zeros(present=True):
             return zeros_like_params(params, _dtype(hparams)) if present else None
 
@@ -535,7 +531,6 @@ def scale_by_adam(
     hparams = make_hparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
 
     def init(params):
-        check_real_params("scale_by_adam", params)
         dtype = _dtype(hparams)
         nu_max = zeros_like_params(params, dtype) if amsgrad else None
         return ScaleByAdamState(

@@ -116,13 +116,34 @@ def test_weight_decay_without_params_is_a_clear_error(factory):
         optimizer.update(jnp.ones(2), optimizer.init(jnp.ones(2)))
 
 
-@pytest.mark.parametrize("factory", [js.adagrad, js.rmsprop, js.adam, js.adamw])
-def test_adaptive_optimizers_refuse_complex_parameters(factory):
-    # torch treats a complex parameter as two real ones, optax squares |g|: g * g
-    # is neither, so refuse rather than step wrongly
-    params = {"w": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)}
-    with pytest.raises(ValueError, match=r"complex64 at `\[.z.\]`"):
-        factory(0.1).init(params)
+COMPLEX_CASES = {
+    "sgd nesterov": lambda: js.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+    "adagrad": lambda: js.adagrad(0.1, lr_decay=0.01, weight_decay=0.1),
+    "rmsprop centered": lambda: js.rmsprop(0.01, momentum=0.5, centered=True),
+    "adam amsgrad": lambda: js.adam(0.1, amsgrad=True, weight_decay=0.1),
+    "adamw": lambda: js.adamw(0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_CASES))
+def test_complex_parameter_steps_as_its_real_and_imaginary_parts(name):
+    # torch's rule (view_as_real): a complex parameter is two real ones, so an
+    # adaptive optimizer scales each part by its own second moment
+    params = {"z": jnp.array([1 + 2j, -0.5j, 3 - 1j], jnp.complex64)}
+    pairs = {"z": jnp.stack([params["z"].real, params["z"].imag], axis=-1)}
+    optimizer = COMPLEX_CASES[name]()
+    state, pair_state = optimizer.init(params), optimizer.init(pairs)
+    for scale in (1.0, 2.0, 3.0, 4.0):
+        grads = {"z": scale * jnp.sin(params["z"]) + 0.1 * params["z"]}
+        pair_grads = {"z": jnp.stack([grads["z"].real, grads["z"].imag], axis=-1)}
+        updates, state = optimizer.update(grads, state, params)
+        pair_updates, pair_state = optimizer.update(pair_grads, pair_state, pairs)
+        params = optax.apply_updates(params, updates)
+        pairs = optax.apply_updates(pairs, pair_updates)
+        assert params["z"].dtype == jnp.complex64
+        np.testing.assert_allclose(
+            np.stack([params["z"].real, params["z"].imag], -1), pairs["z"], rtol=1e-6
+        )
 
 
 def test_sgd_momentum_takes_complex_parameters_as_optax():

@@ -145,6 +145,20 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
     return found
 
 
+def _wrapped_like(old: Any, new: Any) -> Any:
+    """``new`` with its arrays wrapped as ``flax.nnx.Optimizer`` wraps its state's,
+    where ``old`` was (a schedule set on ``optimizer.opt_state`` must be too)."""
+
+    def nnx_variable(x: Any) -> bool:
+        return type(x).__module__.startswith("flax.nnx")
+
+    if not any(map(nnx_variable, jax.tree.leaves(old, is_leaf=nnx_variable))):
+        return new
+    from flax.nnx.training.optimizer import to_opt_state
+
+    return to_opt_state(new)
+
+
 def _holds_none() -> ValueError:
     return ValueError(
         "This optimizer state holds no jaxsched hyperparameters: it was not made by "
@@ -168,12 +182,8 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     the value (two optimizers in an ``optax.multi_transform`` both do, as
     ``optax.tree_utils.tree_set``): set one through its own sub-state.
 
-    A ``flax.nnx.Optimizer`` keeps its state's arrays wrapped; unwrap and wrap
-    again, so that a schedule's arrays are wrapped too::
-
-      from flax.nnx.training.optimizer import to_opt_state
-      state = js.set_hparams(nnx.as_pure(optimizer.opt_state), learning_rate=s)
-      optimizer.opt_state = to_opt_state(state)
+    On a ``flax.nnx.Optimizer``'s state, the new values are wrapped as its arrays
+    are: ``optimizer.opt_state = js.set_hparams(optimizer.opt_state, ...)``.
 
     Args:
       opt_state: the state of a jaxsched optimizer, alone or inside optax wrappers.
@@ -217,9 +227,9 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
             return jnp.broadcast_to(x, batch + jnp.shape(x))
 
         for name in values.keys() & hparams.keys():
-            dtype = getattr(hparams[name], "dtype", None)  # None: a Python number
-            value = to_hparam(name, values[name], float_dtype(dtype))
-            hparams[name] = jax.tree.map(batched, value)
+            dtype = float_dtype(getattr(hparams[name], "dtype", None))  # None: a number
+            value = jax.tree.map(batched, to_hparam(name, values[name], dtype))
+            hparams[name] = _wrapped_like(hparams[name], value)
         return node._replace(hparams=hparams)
 
     return jax.tree.map(replace, opt_state, is_leaf=_holds_hparams)

@@ -317,7 +317,12 @@ def _rmsprop_rule(
         new["mu"] = g_avg = decay * mu + one_minus_decay * g
         v = v - g_avg * g_avg
         v = jnp.where(v > 0, v, 0)  # not below 0 (or NaN) by rounding
-    u = g / (_sqrt(v) + eps)
+    # -(-g / s) is g / s bit for bit (negation is exact). Written so, the gradient
+    # (with its L2 term) enters this kernel through a negation, not a division, and
+    # XLA's CPU fusion recomputes g + wd p here instead of writing it to a
+    # temporary (fresh memory each step): 48 bytes per parameter, not 52, for the
+    # defaults, and 2-4x faster on a large leaf (README, Performance).
+    u = -(-g / (_sqrt(v) + eps))
     if trace is not None:
         b = momentum * trace + u
         if through_zero:  # torch leaves its buffer as it was, and steps along u

@@ -99,3 +99,14 @@ def test_zero_weight_decay_known_to_xla_reads_no_parameters(factory):
         return cost["bytes accessed"]
 
     assert compiled_bytes(0.0) == compiled_bytes(None)
+
+
+@pytest.mark.parametrize("momentum", [None, 0.0], ids=["no momentum", "momentum 0.0"])
+def test_rmsprop_l2_term_is_recomputed_not_written_to_memory(momentum):
+    # The decayed gradient g + wd p feeds two kernels (the square average and the
+    # step): read p once more in each (4 bytes a kernel), never written to a
+    # temporary (12 bytes: written, then read twice), which without donation is
+    # fresh memory every step.
+    lean = _bytes_per_parameter(js.rmsprop(1e-3, momentum=momentum, weight_decay=None))
+    traced = _bytes_per_parameter(js.rmsprop(1e-3, momentum=momentum))
+    assert traced - lean <= 8.01, f"{traced:.2f} bytes per parameter, {lean:.2f} lean"

@@ -49,10 +49,13 @@ def concrete(name: str, value: Any) -> np.ndarray | None:
 
 def _number(x: float) -> str:
     """Six significant digits, or all that it takes to tell ``x`` apart
-    (``b2=0.999999999``, not ``b2=1``)."""
+    (``b2=0.999999999``, not ``b2=1``). A float32 value is told apart at float32
+    precision (``-0.1``, not ``-0.10000000149011612``)."""
     short = f"{x:.6g}"
-    if float(short) == x:
-        return short
+    with np.errstate(over="ignore"):  # beyond float32: told apart in float64
+        single = float(np.float32(x)) == x
+        if float(short) == x or (single and np.float32(short) == np.float32(x)):
+            return short
     whole = float(x).is_integer() and abs(x) < 2**53  # a count, say
     return str(int(x)) if whole else repr(float(x))
 

@@ -145,6 +145,18 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
     return found
 
 
+def _batched(value: Any, count: jax.Array) -> Any:
+    """``value`` for a batch of states (``count`` of shape ``(K,)``): as it is if
+    every one of its arrays has the batch axis (one value per configuration),
+    else each array repeated for every configuration (a schedule's milestones
+    too, whatever their number)."""
+    batch = jnp.shape(count)
+    leaves = jax.tree.leaves(value)
+    if all(jnp.shape(x)[: len(batch)] == batch for x in leaves):
+        return value
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, batch + jnp.shape(x)), value)
+
+
 def _wrapped_like(old: Any, new: Any) -> Any:
     """``new`` with its arrays wrapped as ``flax.nnx.Optimizer`` wraps its state's,
     where ``old`` was (a schedule set on ``optimizer.opt_state`` must be too)."""
@@ -219,16 +231,9 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
         if not _holds_hparams(node):
             return node
         hparams = dict(node.hparams)
-        batch = jnp.shape(node.count)  # () for one state, (K,) for K vmapped ones
-
-        def batched(x: jax.Array) -> jax.Array:
-            if jnp.shape(x)[: len(batch)] == batch:
-                return x
-            return jnp.broadcast_to(x, batch + jnp.shape(x))
-
         for name in values.keys() & hparams.keys():
             dtype = float_dtype(getattr(hparams[name], "dtype", None))  # None: a number
-            value = jax.tree.map(batched, to_hparam(name, values[name], dtype))
+            value = _batched(to_hparam(name, values[name], dtype), node.count)
             hparams[name] = _wrapped_like(hparams[name], value)
         return node._replace(hparams=hparams)
 

@@ -198,15 +198,15 @@ def sweep(
 def _lines(ax, hparams, x, xs, mean, std, metric) -> None:
     """One line per combination of the axes other than ``x``, seeds as bands, or
     points with error bars where no two configurations share them."""
-    others = [n for n in hparams if n != x and len(_levels(hparams[n])) > 1]
+    others = [n for n in hparams if n != x and len(_levels(hparams[n])[0]) > 1]
     groups = _groups(hparams, others)
-    points = len(groups) > 1 and all(len(rows) == 1 for rows in groups.values())
+    points = len(groups) > 1 and all(len(rows) == 1 for rows in groups)
     if points:  # a random search: colour by the axes that are not numbers only
         others = [n for n in others if hparams[n].dtype.kind not in "iuf"]
         groups = _groups(hparams, others)
-    for k, (group, rows) in enumerate(groups.items()):
+    for k, rows in enumerate(groups):
         rows = np.asarray(rows)[np.argsort(xs[rows], kind="stable")]
-        label = ", ".join(f"{n}={v}" for n, v in zip(others, group, strict=True))
+        label = ", ".join(f"{n}={hparams[n][rows[0]]}" for n in others)
         if points:
             ax.errorbar(
                 xs[rows], mean[rows], std[rows], fmt="o", markersize=3, label=label
@@ -234,15 +234,11 @@ def _lines(ax, hparams, x, xs, mean, std, metric) -> None:
 
 def _heatmap(ax, xs, ys, mean, mode, metric) -> None:
     """The best mean of each (x, y) cell over the other axes."""
-    x_values, y_values = _levels(xs), _levels(ys)
-    column = {v: c for c, v in enumerate(x_values)}
-    row = {v: r for r, v in enumerate(y_values)}
+    (x_values, column), (y_values, row) = _levels(xs), _levels(ys)
     cells = np.full((len(y_values), len(x_values)), np.nan)
-    for i, (x_i, y_i) in enumerate(zip(xs.tolist(), ys.tolist(), strict=True)):
-        r, c = row[y_i], column[x_i]
-        if not np.isnan(mean[i]):
-            better = np.nanmax if mode == "max" else np.nanmin
-            cells[r, c] = better([cells[r, c], mean[i]])
+    better = np.nanmax if mode == "max" else np.nanmin
+    for i in np.flatnonzero(~np.isnan(mean)):
+        cells[row[i], column[i]] = better([cells[row[i], column[i]], mean[i]])
     image = ax.imshow(cells, aspect="auto", origin="lower", cmap="viridis")
     ax.figure.colorbar(image, ax=ax, label=f"best {metric}")
     ax.set_xticks(range(len(x_values)), [_tick(v) for v in x_values], rotation=45)
@@ -251,16 +247,19 @@ def _heatmap(ax, xs, ys, mean, mode, metric) -> None:
 
 def _fills_grid(xs: np.ndarray, ys: np.ndarray) -> bool:
     """Whether every pair of an x value and a y value is a configuration."""
-    pairs = set(zip(xs.tolist(), ys.tolist(), strict=True))
-    return len(pairs) == len(_levels(xs)) * len(_levels(ys))
+    (x_values, column), (y_values, row) = _levels(xs), _levels(ys)
+    pairs = set(zip(column.tolist(), row.tolist(), strict=True))
+    return len(pairs) == len(x_values) * len(y_values)
 
 
-def _groups(hparams, names) -> dict[tuple, list[int]]:
-    """The configurations' indices by their values of the axes ``names``."""
+def _groups(hparams, names) -> list[list[int]]:
+    """The configurations' indices, grouped by their values of the axes
+    ``names``."""
+    positions = [_levels(hparams[n])[1].tolist() for n in names]
     groups: dict[tuple, list[int]] = {}
     for i in range(len(next(iter(hparams.values())))):
-        groups.setdefault(tuple(hparams[n][i] for n in names), []).append(i)
-    return groups
+        groups.setdefault(tuple(p[i] for p in positions), []).append(i)
+    return list(groups.values())
 
 
 def _positions(axis, values: np.ndarray) -> np.ndarray:
@@ -268,10 +267,9 @@ def _positions(axis, values: np.ndarray) -> np.ndarray:
     other values (strings, static objects) as categories, labelled."""
     if values.dtype.kind in "iuf":
         return values
-    levels = _levels(values)
-    index = {v: i for i, v in enumerate(levels)}
+    levels, index = _levels(values)
     axis.set_ticks(range(len(levels)), [str(v) for v in levels])
-    return np.array([index[v] for v in values.tolist()], float)
+    return index.astype(float)
 
 
 def _log_scale(set_scale, values: np.ndarray) -> None:
@@ -281,12 +279,20 @@ def _log_scale(set_scale, values: np.ndarray) -> None:
         set_scale("log")
 
 
-def _levels(values: np.ndarray) -> list:
-    """An axis' distinct values: sorted, or in order of appearance for values that
-    cannot be sorted (a static axis of None, tuples, functions)."""
-    if values.dtype == object:
-        return list(dict.fromkeys(values.tolist()))
-    return np.unique(values).tolist()
+def _levels(values: np.ndarray) -> tuple[list, np.ndarray]:
+    """An axis' distinct values, and each configuration's index into them: sorted,
+    or in order of appearance for values that cannot be sorted (a static axis of
+    None, tuples, functions), where values that compare equal but differ in type
+    (``1`` and ``True``) stay apart."""
+    if values.dtype != object:
+        levels, index = np.unique(values, return_inverse=True)
+        return levels.tolist(), index.ravel()
+    levels, position = [], {}
+    for value in values:
+        if (type(value), value) not in position:
+            position[type(value), value] = len(levels)
+            levels.append(value)
+    return levels, np.array([position[type(v), v] for v in values])
 
 
 def _tick(value) -> str:

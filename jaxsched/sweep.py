@@ -108,6 +108,11 @@ class SweepResult:
         metric's mean (under the metric's name) and the configuration's ``index``.
         """
         check_choice("mode", mode, MODES)
+        if metric == "index":
+            raise ValueError(
+                "`best` returns the configuration's position as `index`: rank by "
+                "`scores('index')` instead."
+            )
         if metric in self.hparams:
             raise ValueError(
                 f"`{metric}` names both an axis and a metric: `best` returns them in "
@@ -433,12 +438,13 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
     closes over and defaults to, and the globals it loads (so ``make_train(2.0)``
     differs from ``make_train(5.0)`` and a changed ``STEPS = 300`` is seen; an
     installed library's function by its name and closure); a module as its name, a
-    class as its name and, unless installed, its source; a jitted or wrapped
-    function as the one inside, a method as its function and object, a partial as
-    its function and arguments; an array (a PRNG key included) as its bytes;
-    containers item by item; an object as its class and attributes, or its
-    ``repr`` where it has none and that names no memory address, else its type
-    alone. Each function is digested once (``memo``)."""
+    class as its name and the methods of it and its bases that are not installed;
+    a jitted or wrapped function as the one inside, a method as its function and
+    object, a partial as its function and arguments; an array (a PRNG key
+    included) as its bytes; containers item by item; an object as its class and
+    attributes, or its ``repr`` where it has none and that names no memory
+    address, else its type alone. Each function and class is digested once
+    (``memo``)."""
     memo = {} if memo is None else memo
     feed = functools.partial(_digest, digest, memo=memo)
     text = f"{type(value).__module__}.{type(value).__qualname__}:"
@@ -449,13 +455,23 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
         digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
     elif isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
         digest.update(f"{text}{value!r}".encode())
+    elif isinstance(value, (types.ModuleType, type)) and id(value) in memo:
+        digest.update(memo[id(value)])  # a class met before (or being walked)
     elif isinstance(value, (types.ModuleType, type)):
         module = getattr(value, "__module__", None) or ""
         name = getattr(value, "__qualname__", value.__name__)
-        digest.update(f"{text}{module}.{name}".encode())
-        if isinstance(value, type) and not _installed(value):
-            with contextlib.suppress(OSError, TypeError):  # defined in no file
-                digest.update(inspect.getsource(value).encode())
+        memo[id(value)] = f"{text}{module}.{name}".encode()
+        if isinstance(value, type):  # and the methods of it and its bases, by name
+            sub = hashlib.sha256(memo[id(value)])
+            methods = [
+                (attr, getattr(method, "__func__", method))
+                for klass in value.__mro__
+                if not _installed(klass)
+                for attr, method in sorted(vars(klass).items())
+            ]
+            _digest(sub, [(a, m) for a, m in methods if inspect.isfunction(m)], memo)
+            memo[id(value)] = sub.digest()
+        digest.update(memo[id(value)])
     elif id(value) in memo:  # a function met before (or being walked)
         digest.update(memo[id(value)])
     elif inspect.isfunction(value):
@@ -508,8 +524,8 @@ def _installed(function: types.FunctionType | type) -> bool:
     sweep)."""
     try:
         path = inspect.getfile(function)
-    except TypeError:
-        return True
+    except (OSError, TypeError):  # built in, or a class of a module with no file
+        return not isinstance(function, type) or function.__module__ == "builtins"
     return "site-packages" in path or "dist-packages" in path
 
 

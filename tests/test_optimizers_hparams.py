@@ -324,3 +324,20 @@ def test_set_hparams_number_on_a_batch_of_states_sets_every_configuration():
     expected, _ = js.adam().update(grads, one, params)
     np.testing.assert_allclose(updates[1], expected, rtol=1e-6)
     assert js.get_hparams(states)["learning_rate"].shape == (3,)
+
+
+def test_set_hparams_schedule_on_a_batch_of_states_keeps_its_milestones_whole():
+    # two milestones for two configurations: each configuration gets both
+    params, grads = jnp.ones(3), jnp.ones(3)
+    states = jax.vmap(lambda lr: js.sgd(lr).init(params))(jnp.array([1.0, 1.0]))
+    states = js.set_hparams(
+        states, learning_rate=S.multistep_decay(1.0, [2, 4], gamma=0.1)
+    )
+    update = jax.vmap(js.sgd(0.1).update, in_axes=(None, 0, None))
+    rates = []
+    for _ in range(6):
+        updates, states = update(grads, states, params)
+        rates.append(-updates[:, 0])
+    np.testing.assert_allclose(
+        np.stack(rates), [[1.0] * 2] * 2 + [[0.1] * 2] * 2 + [[0.01] * 2] * 2, rtol=1e-6
+    )

@@ -121,3 +121,10 @@ def test_nesterov_accepts_a_scheduled_momentum():
         for _ in range(3):
             updates, state = optimizer.update(grads, state, params)
         np.testing.assert_allclose(updates, -0.1 * (0.5 + 0.9 * 0.5 * 2.71), rtol=1e-6)
+
+
+def test_error_messages_show_a_float32_value_as_it_was_written():
+    with pytest.raises(ValueError, match=r"`learning_rate=-0\.1` is out of range"):
+        js.sgd(jnp.array(-0.1))
+    with pytest.raises(ValueError, match=r"an array holding 1\.3\)"):
+        js.adam(b1=np.array([0.9, 1.3], np.float32))

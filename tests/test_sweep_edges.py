@@ -629,3 +629,59 @@ def test_checkpoint_refuses_a_model_whose_class_body_changed(tmp_path, monkeypat
     with pytest.raises(ValueError, match="holds chunks of a different sweep"):
         _sweep(train_with_model(), checkpoint_dir=checkpoints)
     monkeypatch.delitem(sys.modules, "user_model")
+
+
+def test_checkpoint_of_a_train_fn_using_a_class_defined_without_a_file(tmp_path):
+    # a class defined in a notebook or `python -c` has no source file
+    code = """
+import sys, numpy as np, jax.numpy as jnp, jaxsched as js
+class Model:
+    def __init__(self): self.scale = 2.0
+    def loss(self, lr): return (lr * self.scale) ** 2
+model = Model()
+def train(hp, key):
+    return {"loss": jnp.asarray(model.loss(hp["lr"]))}
+grid = {"lr": np.array([0.1, 0.2], np.float32)}
+js.sweep(train, grid, progress=False, chunk_size=2, checkpoint_dir=sys.argv[1])
+again = js.sweep(train, grid, progress=False, chunk_size=2, checkpoint_dir=sys.argv[1])
+print(again.stats["chunks_loaded"])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "1", result.stderr[-2000:]
+
+
+class _Base:
+    def scale(self):
+        return 2.0
+
+
+class _Child(_Base):
+    pass
+
+
+def test_checkpoint_sees_a_changed_method_of_a_base_class(tmp_path, monkeypatch):
+    model = _Child()
+
+    def train(hp, key):
+        return {"loss": hp["lr"] * model.scale()}
+
+    _sweep(train, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(_Base, "scale", lambda self: 3.0)
+    with pytest.raises(ValueError, match="holds chunks of a different sweep"):
+        _sweep(train, checkpoint_dir=tmp_path)
+
+
+def test_best_by_a_metric_named_index_is_refused():
+    result = _sweep(lambda hp, key: {"index": 10 * hp["lr"]})
+    with pytest.raises(ValueError, match="`index`"):
+        result.best("index")
+
+
+def test_plot_sweep_keeps_static_values_that_compare_equal_apart():
+    result = _sweep(_loss, static={"s": [1, True]})
+    ax = js.plot.sweep(result, x="s", metric="loss", mode="min")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "True"]
+    ax = js.plot.sweep(result, x="lr", y="s", metric="loss", mode="min")
+    assert ax.get_images()[0].get_array().shape == (2, 3)

@@ -455,8 +455,8 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
         digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
     elif isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
         digest.update(f"{text}{value!r}".encode())
-    elif isinstance(value, (types.ModuleType, type)) and id(value) in memo:
-        digest.update(memo[id(value)])  # a class met before (or being walked)
+    elif id(value) in memo:  # a function or class met before (or being walked)
+        digest.update(memo[id(value)])
     elif isinstance(value, (types.ModuleType, type)):
         module = getattr(value, "__module__", None) or ""
         name = getattr(value, "__qualname__", value.__name__)
@@ -471,8 +471,6 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
             ]
             _digest(sub, [(a, m) for a, m in methods if inspect.isfunction(m)], memo)
             memo[id(value)] = sub.digest()
-        digest.update(memo[id(value)])
-    elif id(value) in memo:  # a function met before (or being walked)
         digest.update(memo[id(value)])
     elif inspect.isfunction(value):
         memo[id(value)] = f"<function {value.__qualname__}>".encode()  # cycles
@@ -504,7 +502,7 @@ def _digest(digest, value: Any, memo: dict[int, bytes] | None = None) -> None:
         feed(sorted(value.items(), key=repr))
     elif isinstance(value, (set, frozenset)):  # their order varies by process
         feed(sorted(value, key=repr))
-    elif hasattr(value, "__dict__") and id(value) not in memo:
+    elif hasattr(value, "__dict__"):
         memo[id(value)] = text.encode()  # cycles through attributes
         digest.update(text.encode())
         mro = type(value).__mro__

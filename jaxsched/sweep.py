@@ -108,15 +108,10 @@ class SweepResult:
         metric's mean (under the metric's name) and the configuration's ``index``.
         """
         check_choice("mode", mode, MODES)
-        if metric == "index":
+        if metric == "index" or metric in self.hparams:
             raise ValueError(
-                "`best` returns the configuration's position as `index`: rank by "
-                "`scores('index')` instead."
-            )
-        if metric in self.hparams:
-            raise ValueError(
-                f"`{metric}` names both an axis and a metric: `best` returns them in "
-                f"one dict; rank by `scores({metric!r})` instead."
+                f"`{metric}` names both a metric and a key `best` returns (an axis, or "
+                f"the configuration's `index`): rank by `scores({metric!r})` instead."
             )
         mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)

@@ -4,9 +4,10 @@ The digits MLP (64-128-10, minibatch 32, 300 Adam steps) for K configurations:
 (a) ``js.sweep`` (vmapped chunks of one compiled program), (b) a Python loop over
 one compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
 ``jax.vmap`` written by hand (all K at once). Prints a Markdown table: time per
-configuration (median of ``--repeats`` timed runs after a warm-up that compiles),
-speed-up over (b), compile time, and GFLOP/s against the matmul peak measured in
-the same run.
+configuration (median of ``--repeats`` rounds after a warm-up that compiles; in
+each round every run goes once, in turns), speed-up over (b) and (a)/(c) (medians
+of the per-round ratios), compile time, and GFLOP/s against the matmul peak
+measured in the same run.
 
 On a CPU the process makes one device per core (``--cpu-devices``, JAX's
 ``jax_num_cpu_devices``). (a), (b) and (c) run on the first device, as they would
@@ -17,6 +18,7 @@ devices run theirs at once).
 
     python benchmarks/sweep.py               # K = 1, 8, 64, 256
     python benchmarks/sweep.py --ks 8,64 --repeats 2
+    python benchmarks/sweep.py --ks 256 --chunks 16,32,64,128,256   # vs "auto"
 """
 
 from __future__ import annotations
@@ -53,17 +55,31 @@ def make_train(data, make_optimizer):
     return train
 
 
-def timed(fn, repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
+def timed_in_turns(runs, repeats):
+    """Times every run ``repeats`` times after a first (compiling) call, in turns
+    whose order rotates each round, so that all see the same load; returns each
+    run's times as an array and how much longer its first call took than its
+    median (the compile)."""
+    firsts = []
+    for fn in runs:
         start = time.perf_counter()
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    best = float(np.median(times))
-    return best, max(first - best, 0.0)
+        firsts.append(time.perf_counter() - start)
+    times = [[] for _ in runs]
+    for r in range(repeats):
+        for i in [(r + j) % len(runs) for j in range(len(runs))]:
+            start = time.perf_counter()
+            jax.block_until_ready(runs[i]())
+            times[i].append(time.perf_counter() - start)
+    times = [np.asarray(t) for t in times]
+    return times, [
+        max(f - float(np.median(t)), 0.0) for f, t in zip(firsts, times, strict=True)
+    ]
+
+
+def median_ratio(x, y):
+    """The median of the per-round ratios of two runs timed in turns."""
+    return float(np.median(x / y))
 
 
 def matmul_peak(n=1024, repeats=10, batches=7):
@@ -91,6 +107,11 @@ def main(argv=None):
         type=int,
         default=os.cpu_count() or 1,
         help="CPU devices to make (default: one per core)",
+    )
+    parser.add_argument(
+        "--chunks",
+        default="",
+        help="chunk sizes to time (a) with at the last K of --ks, against 'auto'",
     )
     args = parser.parse_args(argv)
     jax.config.update("jax_num_cpu_devices", args.cpu_devices)
@@ -152,28 +173,48 @@ def main(argv=None):
                 functools.partial(sweep_fn, mesh=mesh),
                 functools.partial(loop_fn, devices=devices),
             ]
-        (ta, ca), (tb, cb), (tc, cc), *sharded = (timed(f, args.repeats) for f in runs)
-        a = [ta] + [t for t, _ in sharded[:1]]
-        b = [tb] + [t for t, _ in sharded[1:]]
-        compiles = [ca] + [c for _, c in sharded[:1]] + [cb, cc]
-        gflops = [k * FLOPS_PER_CONFIG / t / 1e9 for t in a]
+        times, (ca, cb, cc, *sharded) = timed_in_turns(runs, args.repeats)
+        ta, tb, tc, *sharded_times = times
+        a, b = [ta, *sharded_times[:1]], [tb, *sharded_times[1:]]
+        compiles = [ca, *sharded[:1], cb, cc]
+        gflops = [k * FLOPS_PER_CONFIG / float(np.median(t)) / 1e9 for t in a]
 
         def cells(form, values):  # one value per device count
             return ", ".join(form.format(v) for v in values)
 
+        def ms(t, k=k):  # per configuration
+            return 1e3 * float(np.median(t)) / k
+
         row = [
             str(k),
-            cells("{:.2f}", [1e3 * t / k for t in a]),
-            cells("{:.2f}", [1e3 * t / k for t in b]),
-            f"{1e3 * tc / k:.2f}",
-            cells("{:.2f}x", [tb_ / ta_ for ta_, tb_ in zip(a, b, strict=True)]),
-            f"{ta / tc:.2f}",
+            cells("{:.2f}", [ms(t) for t in a]),
+            cells("{:.2f}", [ms(t) for t in b]),
+            f"{ms(tc):.2f}",
+            cells(
+                "{:.2f}x",
+                [median_ratio(tb_, ta_) for ta_, tb_ in zip(a, b, strict=True)],
+            ),
+            f"{median_ratio(ta, tc):.2f}",
             cells("{:.1f}", compiles),
             cells("{:.0f}", gflops),
             cells("{:.0f}%", [100 * g / peak for g in gflops]),
             ", ".join(chunks.values()),
         ]
         print("| " + " | ".join(row) + " |", flush=True)
+    if args.chunks:
+        chunk_sizes = ["auto", *map(int, args.chunks.split(","))]
+
+        def chunked(size, lrs=lrs):
+            hparams = {"learning_rate": lrs}
+            return js.sweep(sweep_train, hparams, chunk_size=size, progress=False)
+
+        runs = [functools.partial(chunked, size) for size in chunk_sizes]
+        times, _ = timed_in_turns(runs, args.repeats)
+        print(f"\n(a) at K = {k} on one device by chunk size\n")
+        print("| chunk | ms/config | / auto |\n|---|---|---|")
+        for size, t in zip(chunk_sizes, times, strict=True):
+            ratio = median_ratio(t, times[0])
+            print(f"| {size} | {1e3 * float(np.median(t)) / k:.2f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

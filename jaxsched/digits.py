@@ -6,12 +6,14 @@ Needs scikit-learn (``pip install "jaxsched[examples]"``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.custom_derivatives import SymbolicZero
 
 from jaxsched.optimizers import adam, adamw, rmsprop, sgd
 
@@ -96,39 +98,51 @@ def _class_major_logits(params: Params, x: jax.Array) -> jax.Array:
     return h
 
 
-@jax.custom_vjp
+@jax.custom_jvp
 def _class_scores(w: jax.Array, h: jax.Array) -> jax.Array:
-    r"""``w @ h`` for the last layer, with a backward pass written for XLA's CPU
-    backend:
+    r"""``w @ h`` for the last layer, differentiated in a form XLA's CPU backend
+    runs faster.
+
+    Its tangent, :math:`\dot S = \dot W H + W \dot H`, is written so that the
+    transposes JAX takes of it for ``grad`` are
 
     .. math::
         \nabla_W = \nabla_S \, (H^\top), \qquad
-        \nabla_H = W^\top \nabla_S = \sum_c W_{c,:}^\top \, \nabla_{S, c,:}.
+        \nabla_H = W^\top \nabla_S = \sum_c W_{c,:}^\top \, \nabla_{S, c,:}:
 
-    ``H^T`` is copied before the weight gradient's dot: with ``H`` as it is, both
-    operands are contracted on their minor dimension, which YNNPACK runs about 3x
-    slower when a sweep batches the dot. With 16 classes or fewer, the input
-    gradient is one multiply-add per class, which fuses with the ReLU's mask; as a
-    batched dot (a contraction over the ten classes) it took 2x longer and needed a
-    copy of ``W^T``. The values are those of autodiff up to float rounding, and
-    both a single run and a vmapped sweep get faster.
+    a dot against a copy of ``H^T`` (with ``H`` as it is, both operands are
+    contracted on their minor dimension, which YNNPACK runs several times slower
+    when a sweep batches the dot), and, with 16 classes or fewer, one multiply-add
+    per class, which fuses with the ReLU's mask (a batched dot over ten classes
+    is slow too). The values are autodiff's up to float rounding; forward mode,
+    ``vmap`` and sharding work as for ``w @ h``.
     """
     return w @ h
 
 
-def _class_scores_forward(w, h):
-    return w @ h, (w, h)
+def _class_scores_jvp(primals, tangents):
+    w, h = primals
+    dw, dh = tangents  # SymbolicZero where no derivative is taken (integer images)
+    terms = []
+    if not isinstance(dw, SymbolicZero):
+        terms.append(jnp.einsum("cj,bj->cb", dw, jax.lax.optimization_barrier(h.T)))
+    if not isinstance(dh, SymbolicZero):
+        terms.append(_per_class(w, dh))
+    scores = w @ h
+    if not terms:
+        return scores, jnp.zeros_like(scores)
+    return scores, sum(terms[1:], terms[0])
 
 
-def _class_scores_backward(residuals, d_scores):
-    w, h = residuals
-    d_w = d_scores @ jax.lax.optimization_barrier(h.T)
-    if len(w) > 16:
-        return d_w, w.T @ d_scores
-    return d_w, sum(w[c][:, None] * d_scores[c][None, :] for c in range(len(w)))
+def _per_class(w: jax.Array, dh: jax.Array) -> jax.Array:
+    """``w @ dh`` as one multiply-add per class, for 16 classes or fewer in
+    float32 or wider (a dot sums bf16 products in float32; these would not)."""
+    if len(w) > 16 or min(jnp.finfo(x.dtype).bits for x in (w, dh)) < 32:
+        return w @ dh
+    return jnp.stack([jnp.sum(w[c][:, None] * dh, axis=0) for c in range(len(w))])
 
 
-_class_scores.defvjp(_class_scores_forward, _class_scores_backward)
+_class_scores.defjvp(_class_scores_jvp, symbolic_zeros=True)
 
 
 def loss(params: Params, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
@@ -169,9 +183,11 @@ def train_minibatch(
     steps: int,
     key: jax.Array,
     batch_size: int = 64,
+    loss_fn: Callable[[Params, tuple[jax.Array, jax.Array]], jax.Array] = loss,
 ) -> tuple[Params, jax.Array]:
     """An MLP initialised and trained from ``key`` on minibatches (drawn with
-    replacement); returns its params and the training loss of every step."""
+    replacement) to minimise ``loss_fn`` (default :func:`loss`); returns its
+    params and the training loss of every step."""
     init_key, data_key = jax.random.split(key)
     params = init_mlp(init_key)
     x, y = data.train
@@ -179,7 +195,7 @@ def train_minibatch(
     def step(carry, k):
         params, state = carry
         idx = jax.random.randint(k, (batch_size,), 0, x.shape[0])
-        value, grads = jax.value_and_grad(loss)(params, (x[idx], y[idx]))
+        value, grads = jax.value_and_grad(loss_fn)(params, (x[idx], y[idx]))
         updates, state = optimizer.update(grads, state, params)
         return (optax.apply_updates(params, updates), state), value
 

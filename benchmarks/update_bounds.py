@@ -39,21 +39,28 @@ import jaxsched as js
 LOOP_STEPS = 20
 
 
+def flat_moments(params):
+    """The step count and Adam's two moments as flat buffers."""
+    n = sum(x.size for x in jax.tree.leaves(params))
+    return jnp.zeros([], jnp.int32), jnp.zeros(n), jnp.zeros(n)
+
+
+def adam_step(mu, nu, count, learning_rate, b1, b2, eps):
+    """Adam's update from its new moments, at step ``count + 1``."""
+    t = (count + 1).astype(jnp.float32)
+    return -learning_rate * (mu / (1 - b1**t)) / (jnp.sqrt(nu / (1 - b2**t)) + eps)
+
+
 def flat_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     """Adam whose moments are two flat buffers (for this measurement only)."""
 
-    def init(params):
-        n = sum(x.size for x in jax.tree.leaves(params))
-        return jnp.zeros([], jnp.int32), jnp.zeros(n), jnp.zeros(n)
-
     def update(grads, state, params=None):
         count, mu, nu = state
-        t = (count + 1).astype(jnp.float32)
         leaves, treedef = jax.tree.flatten(grads)
         g = jnp.concatenate([x.ravel() for x in leaves])
         mu = (1 - b1) * g + b1 * mu
         nu = (1 - b2) * g * g + b2 * nu
-        u = -learning_rate * (mu / (1 - b1**t)) / (jnp.sqrt(nu / (1 - b2**t)) + eps)
+        u = adam_step(mu, nu, count, learning_rate, b1, b2, eps)
         ends = np.cumsum([x.size for x in leaves])
         parts = [
             u[e - x.size : e].reshape(x.shape)
@@ -61,20 +68,15 @@ def flat_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
         ]
         return treedef.unflatten(parts), (count + 1, mu, nu)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformation(flat_moments, update)
 
 
 def in_place_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     """Adam whose moments are two flat buffers, each leaf's part read and written
     in place (``dynamic_update_slice``); gradients and updates stay per leaf."""
 
-    def init(params):
-        n = sum(x.size for x in jax.tree.leaves(params))
-        return jnp.zeros([], jnp.int32), jnp.zeros(n), jnp.zeros(n)
-
     def update(grads, state, params=None):
         count, mu, nu = state
-        t = (count + 1).astype(jnp.float32)
         leaves, treedef = jax.tree.flatten(grads)
         start, parts = 0, []
         for x in leaves:
@@ -83,12 +85,13 @@ def in_place_adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
             v = b2 * jax.lax.dynamic_slice(nu, (start,), g.shape) + (1 - b2) * g * g
             mu = jax.lax.dynamic_update_slice(mu, m, (start,))
             nu = jax.lax.dynamic_update_slice(nu, v, (start,))
-            u = -learning_rate * (m / (1 - b1**t)) / (jnp.sqrt(v / (1 - b2**t)) + eps)
-            parts.append(u.reshape(x.shape))
+            parts.append(
+                adam_step(m, v, count, learning_rate, b1, b2, eps).reshape(x.shape)
+            )
             start += g.size
         return treedef.unflatten(parts), (count + 1, mu, nu)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformation(flat_moments, update)
 
 
 def compiled(optimizer, params, grads, steps=1):

@@ -267,7 +267,7 @@ def adam(
     .. math::
        g_t \leftarrow g_t + \lambda p_{t-1}, \quad
        p_t = p_{t-1} - \eta\, \frac{m_t / (1 - \beta_1^t)}
-                                   {\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}
+                                   {\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
 
     with the moments of :func:`~jaxsched.scale_by_adam` (AMSGrad in torch's form).
 
@@ -325,7 +325,7 @@ def adamw(
 
     .. math::
        p_t = p_{t-1} - \eta_{t-1} \left( \frac{m_t / (1 - \beta_1^t)}
-             {\sqrt{v_t / (1 - \beta_2^t)} + \epsilon} + \lambda\, p_{t-1} \right)
+             {\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon} + \lambda\, p_{t-1} \right)
 
     The decay uses the current (scheduled) learning rate, like torch's
     ``p *= 1 - lr * weight_decay`` before its Adam step.

@@ -472,14 +472,15 @@ def _adam_rule(
     one_minus_b1,
     one_minus_b2,
     correction1,
-    correction2,
+    sqrt_correction2,
 ):
-    """``nu_max`` (the running maximum of ``nu``) only with AMSGrad."""
+    """``nu_max`` (the running maximum of ``nu``) only with AMSGrad. The root is
+    taken before the bias correction (see ``scale_by_adam``)."""
     m = one_minus_b1 * g + b1 * mu
     v = one_minus_b2 * g * g + b2 * nu
     amsgrad = nu_max is not None
     v_hat = jnp.maximum(nu_max, v) if amsgrad else v
-    u = (m / correction1) / (_sqrt(v_hat / correction2) + eps)
+    u = (m / correction1) / (_sqrt(v_hat) / sqrt_correction2 + eps)
     return u, {"mu": m, "nu": v} | ({"nu_max": v_hat} if amsgrad else {})
 
 
@@ -499,10 +500,13 @@ def scale_by_adam(
 
     .. math::
        u_t = \frac{m_t / (1 - \beta_1^t)}
-                  {\sqrt{\hat v_t / (1 - \beta_2^t)} + \epsilon}, \qquad
+                  {\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}, \qquad
        \hat v_t = \begin{cases} \max(\hat v_{t-1}, v_t) & \text{amsgrad} \\
                   v_t \end{cases}
 
+    The root is taken before the bias correction, as in torch: every gradient
+    whose :math:`v_t` is finite steps (in float32 with :math:`\beta_2 = 0.999`, up
+    to about 5.8e20), where :math:`v_t / (1 - \beta_2^t)` overflows from 1.8e19.
     AMSGrad as in torch: the running maximum of the *raw* second moment,
     bias-corrected after the maximum. ``optax.scale_by_amsgrad`` takes the
     maximum of the bias-corrected moment instead, which differs early on.
@@ -554,7 +558,7 @@ def scale_by_adam(
             "one_minus_b1": 1 - hp["b1"],
             "one_minus_b2": 1 - hp["b2"],
             "correction1": _one_minus_power(hp["b1"], t),
-            "correction2": _one_minus_power(hp["b2"], t),
+            "sqrt_correction2": jnp.sqrt(_one_minus_power(hp["b2"], t)),
         }
         updates, buffers = per_leaf(
             _adam_rule,

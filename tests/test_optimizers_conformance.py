@@ -270,6 +270,20 @@ def test_zero_and_huge_gradients_give_finite_updates(name, scale):
         chex.assert_tree_all_finite(updates)
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("factory", [js.adam, js.adamw])
+def test_adam_steps_with_a_gradient_whose_corrected_moment_overflows(factory, amsgrad):
+    """A float32 gradient of 1e20: v_t = (1 - b2) g^2 = 1e37 is finite, but
+    v_t / (1 - b2) overflows. torch divides the roots, and Adam's first steps are
+    then -lr each (m_hat / sqrt(v_hat) = 1); dividing before the root gave 0."""
+    optimizer = factory(1e-3, weight_decay=None, amsgrad=amsgrad)
+    params = jnp.zeros(3)
+    state = optimizer.init(params)
+    for _ in range(3):
+        updates, state = optimizer.update(jnp.full(3, 1e20), state, params)
+        chex.assert_trees_all_close(updates, jnp.full(3, -1e-3), rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_nan_gradient_stays_in_its_leaf_and_its_config(name):
     params = quadratic_params()

@@ -33,6 +33,16 @@ gradient before anything else, its L2 term included.
 A complex parameter steps as torch steps it: as two real parameters, its real and
 imaginary parts (``torch.view_as_real``), so Adagrad, RMSprop and Adam scale each
 part by its own second moment (optax scales both by the squared magnitude).
+
+Two float effects that torch on a CPU does not share. The hyperparameters are
+stored in their dtype (float32 unless x64 is on, or ``hparam_dtype``), and a
+factor such as :math:`1 - \beta` is computed from the stored value, where torch
+subtracts the Python float: close to 1 the factor loses digits (``dampening`` or
+``b1`` of 0.999999 gives :math:`1 - \beta` 1.3% off in float32; ``b2=0.999``,
+1.3e-5). Float64 hyperparameters (``hparam_dtype=jnp.float64`` under x64) agree
+with torch. And XLA's CPU backend flushes subnormal floats to zero: an ``eps``, a
+gradient or a moment below the smallest normal float (1.2e-38 in float32) acts
+as 0.
 """
 
 from __future__ import annotations

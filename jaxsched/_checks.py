@@ -196,6 +196,14 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"`{name}={value!r}` is not one of {allowed}.")
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` as a bool; ``ValueError`` unless it is True or False (a string
+    such as ``"false"`` would be truthy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"`{name}={value!r}` must be True or False.")
+    return bool(value)
+
+
 def require_positive(**values: Any) -> None:
     """Checks that every named value is finite and > 0 (step counts, rates)."""
     for name, value in values.items():

@@ -67,7 +67,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 def _value(text: str) -> Any:
-    """``0.1`` -> 0.1, ``50,125`` / ``[50,125]`` -> [50, 125], ``cos`` -> "cos"."""
+    """``0.1`` -> 0.1, ``50,125`` / ``[50,125]`` -> [50, 125], ``cos`` -> "cos",
+    ``true`` / ``True`` -> True."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):

@@ -65,6 +65,8 @@ def test_cli_parses_several_schedules_with_overrides():
         {"init_value": 0.1, "milestones": [10, 20], "gamma": 0.5},
     )
     assert specs[1][1]["mode"] == "exp_range"
+    flags = cli.parse_schedules(["one_cycle", "three_phase=false"])[0][1]
+    assert flags["three_phase"] is False  # was the string "false" (truthy)
     with pytest.raises(SystemExit, match="unknown schedule 'cosine'"):
         cli.parse_schedules(["cosine"])
     with pytest.raises(SystemExit, match="comes before a schedule name"):

@@ -237,3 +237,19 @@ def test_div_rounds_as_ieee_division_where_xla_uses_the_reciprocal():
     big, tiny = jnp.float32(1e30), jnp.float32(1e-10)
     np.testing.assert_array_equal(jax.jit(div)(big, tiny), np.inf)
     np.testing.assert_array_equal(jax.jit(div)(big, jnp.float32(np.inf)), 0.0)
+
+
+@pytest.mark.parametrize("total_steps, pct_start", [(100, 0.01), (25, 0.04)])
+def test_one_cycle_first_phase_of_one_step_is_the_same_under_jit(
+    total_steps, pct_start
+):
+    """pct_start * total_steps == 1: the first phase ends at step 0. Under jit XLA
+    fused its end, p * T - 1, into a multiply-add (-5e-17), and step 0 got the
+    peak, 25x the initial value it gets eagerly."""
+
+    def at_zero(pct_start):
+        return S.one_cycle(0.1, total_steps=total_steps, pct_start=pct_start)(0)
+
+    eager = at_zero(pct_start)
+    assert float(eager) == pytest.approx(0.004)
+    assert float(jax.jit(at_zero)(pct_start)) == float(eager)

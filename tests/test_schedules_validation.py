@@ -208,3 +208,25 @@ def test_a_number_for_a_schedule_that_overflows_is_named_as_given():
         S.warmup(1e6, 5, hparam_dtype=jnp.float16)
     with pytest.raises(ValueError, match=r"`schedules\[1\]=1e\+39` becomes inf"):
         S.join([0.1, 1e39], [10])
+
+
+@pytest.mark.parametrize(
+    "make, flag",
+    [
+        (lambda v: S.one_cycle(0.1, total_steps=100, three_phase=v), "three_phase"),
+        (
+            lambda v: S.exponential_decay(0.1, 0.5, decay_steps=10, staircase=v),
+            "staircase",
+        ),
+        (
+            lambda v: S.inverse_time_decay(0.1, 0.5, decay_steps=10, staircase=v),
+            "staircase",
+        ),
+    ],
+)
+def test_flag_that_is_not_a_bool_is_a_clear_error(make, flag):
+    """A string such as "false" is truthy: it silently meant True."""
+    for value in ("false", "no", 0, None):
+        with pytest.raises(ValueError, match=f"`{flag}=.*must be True or False"):
+            make(value)
+    assert make(np.bool_(True)).static[flag] is True

@@ -11,6 +11,7 @@ from jax.typing import ArrayLike, DTypeLike
 from jaxsched._checks import (
     check,
     check_choice,
+    check_flag,
     require_non_negative,
     require_positive,
 )
@@ -199,6 +200,7 @@ def one_cycle(
       Using Large Learning Rates <https://arxiv.org/abs/1708.07120>`_, 2017.
     """
     check_choice("anneal", anneal, ("cos", "linear"))
+    three_phase = check_flag("three_phase", three_phase)
     require_non_negative(max_value=max_value)
     require_positive(
         total_steps=total_steps,
@@ -212,7 +214,7 @@ def one_cycle(
     return build(
         _one_cycle,
         hparam_dtype,
-        {"anneal": anneal, "three_phase": bool(three_phase)},
+        {"anneal": anneal, "three_phase": three_phase},
         max_value=max_value,
         total_steps=total_steps,
         pct_start=pct_start,
@@ -238,20 +240,23 @@ def _one_cycle(
     last = total_steps - 1
     step = jnp.minimum(step, last)
     if three_phase:
-        ends = [pct_start * total_steps - 1, 2 * pct_start * total_steps - 2, last]
+        counts = [pct_start * total_steps, 2 * pct_start * total_steps]
         levels = [initial, max_value, initial, final]
     else:
-        ends = [pct_start * total_steps - 1, last]
+        counts = [pct_start * total_steps]
         levels = [initial, max_value, final]
+    # torch's phase i ends at step counts[i] - (i + 1); the last at the last step
+    ends = [count - (i + 1) for i, count in enumerate(counts)] + [last]
     # As torch: the first phase whose end is >= step, else the last phase.
     value = None
     for i in reversed(range(len(ends))):
         start = ends[i - 1] if i > 0 else jnp.zeros_like(last)
         progress = safe_div(step - start, ends[i] - start)
         phase_value = anneal_fn(levels[i], levels[i + 1], progress)
-        value = (
-            phase_value
-            if value is None
-            else jnp.where(step <= ends[i], phase_value, value)
-        )
+        if value is None:
+            value = phase_value
+        else:  # step <= ends[i] without a subtraction XLA would fuse with the
+            # product into a multiply-add under jit (an end of exactly 0 became
+            # -5e-17, and step 0 moved to the next phase)
+            value = jnp.where(step + (i + 1) <= counts[i], phase_value, value)
     return value

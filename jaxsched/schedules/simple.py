@@ -15,6 +15,7 @@ from jax.typing import ArrayLike, DTypeLike
 from jaxsched._checks import (
     check,
     check_choice,
+    check_flag,
     check_less,
     check_non_decreasing,
     require_non_negative,
@@ -300,7 +301,7 @@ def exponential_decay(
     return build(
         _exponential_decay,
         hparam_dtype,
-        {"staircase": bool(staircase)},
+        {"staircase": check_flag("staircase", staircase)},
         init_value=init_value,
         gamma=gamma,
         decay_steps=decay_steps,
@@ -350,7 +351,7 @@ def inverse_time_decay(
     return build(
         _inverse_time_decay,
         hparam_dtype,
-        {"staircase": bool(staircase)},
+        {"staircase": check_flag("staircase", staircase)},
         init_value=init_value,
         decay_rate=decay_rate,
         decay_steps=decay_steps,

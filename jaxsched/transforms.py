@@ -30,6 +30,7 @@ import optax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import DTypeLike
 
+from jaxsched._checks import check_flag
 from jaxsched._leafwise import increment, per_leaf, zero_count, zeros_like_params
 from jaxsched.hparams import (
     Hyperparam,
@@ -160,6 +161,8 @@ def scale_by_momentum(
       1964; Sutskever et al., `On the importance of initialization and momentum
       in deep learning <https://proceedings.mlr.press/v28/sutskever13.html>`_, 2013.
     """
+    nesterov = check_flag("nesterov", nesterov)
+    zero_init = check_flag("zero_init", zero_init)
     if nesterov:
         check_hparam("momentum", momentum, lambda m: m > 0, "> 0 with `nesterov=True`")
         check_hparam("dampening", dampening, lambda d: d == 0, "0 with `nesterov=True`")
@@ -396,6 +399,7 @@ def scale_by_rmsprop(
       Machine Learning, 2012; Graves, `Generating Sequences With Recurrent Neural
       Networks <https://arxiv.org/abs/1308.0850>`_, 2013 (centered).
     """
+    centered = check_flag("centered", centered)
     with_momentum = momentum is not None
     hparams = make_hparams(
         hparam_dtype,
@@ -537,6 +541,7 @@ def scale_by_adam(
       <https://arxiv.org/abs/1412.6980>`_, 2015; Reddi et al., `On the Convergence
       of Adam and Beyond <https://openreview.net/forum?id=ryQu7f-RZ>`_, 2018.
     """
+    amsgrad = check_flag("amsgrad", amsgrad)
     hparams = make_hparams(hparam_dtype, b1=b1, b2=b2, eps=eps)
 
     def init(params):

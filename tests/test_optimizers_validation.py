@@ -128,3 +128,21 @@ def test_error_messages_show_a_float32_value_as_it_was_written():
         js.sgd(jnp.array(-0.1))
     with pytest.raises(ValueError, match=r"an array holding 1\.3\)"):
         js.adam(b1=np.array([0.9, 1.3], np.float32))
+
+
+@pytest.mark.parametrize(
+    "make, flag",
+    [
+        (lambda v: js.sgd(0.1, momentum=0.9, nesterov=v), "nesterov"),
+        (lambda v: js.scale_by_momentum(0.9, zero_init=v), "zero_init"),
+        (lambda v: js.rmsprop(0.1, centered=v), "centered"),
+        (lambda v: js.adam(0.1, amsgrad=v), "amsgrad"),
+        (lambda v: js.adamw(0.1, amsgrad=v), "amsgrad"),
+    ],
+)
+def test_structural_flag_that_is_not_a_bool_is_a_clear_error(make, flag):
+    """A string such as "false" is truthy: it silently meant True."""
+    for value in ("false", 0, None):
+        with pytest.raises(ValueError, match=f"`{flag}=.*must be True or False"):
+            make(value)
+    make(np.bool_(False))

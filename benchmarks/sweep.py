@@ -77,6 +77,11 @@ def timed_in_turns(runs, repeats):
     ]
 
 
+def ms_per_config(times, k):
+    """The median of a run's times, in ms per configuration of its K."""
+    return 1e3 * float(np.median(times)) / k
+
+
 def median_ratio(x, y):
     """The median of the per-round ratios of two runs timed in turns."""
     return float(np.median(x / y))
@@ -182,14 +187,11 @@ def main(argv=None):
         def cells(form, values):  # one value per device count
             return ", ".join(form.format(v) for v in values)
 
-        def ms(t, k=k):  # per configuration
-            return 1e3 * float(np.median(t)) / k
-
         row = [
             str(k),
-            cells("{:.2f}", [ms(t) for t in a]),
-            cells("{:.2f}", [ms(t) for t in b]),
-            f"{ms(tc):.2f}",
+            cells("{:.2f}", [ms_per_config(t, k) for t in a]),
+            cells("{:.2f}", [ms_per_config(t, k) for t in b]),
+            f"{ms_per_config(tc, k):.2f}",
             cells(
                 "{:.2f}x",
                 [median_ratio(tb_, ta_) for ta_, tb_ in zip(a, b, strict=True)],
@@ -214,7 +216,7 @@ def main(argv=None):
         print("| chunk | ms/config | / auto |\n|---|---|---|")
         for size, t in zip(chunk_sizes, times, strict=True):
             ratio = median_ratio(t, times[0])
-            print(f"| {size} | {1e3 * float(np.median(t)) / k:.2f} | {ratio:.2f} |")
+            print(f"| {size} | {ms_per_config(t, k):.2f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

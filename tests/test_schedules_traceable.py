@@ -198,3 +198,21 @@ def test_restarts_grad_in_cycle_lengths_matches_finite_difference(arg):
         finite_difference = (total(values[arg] + h) - total(values[arg] - h)) / (2 * h)
     assert abs(float(grad)) > 1e-4
     np.testing.assert_allclose(grad, finite_difference, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_schedule_called_eagerly_compiles_nothing_after_its_first_call(name, caplog):
+    # The restart schedules' cycle loop was traced and compiled at every eager
+    # call (45 ms each) until its functions moved to module level.
+    sweeps = CASES[name][2]
+    schedules = [
+        build(name, **{arg: values[i] for arg, values in sweeps.items()})
+        for i in range(2)
+    ]
+    for schedule in schedules:
+        schedule(1)
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        for step in (2, 37, 1000):
+            for schedule in schedules:
+                schedule(step)
+    assert not [m for m in caplog.messages if "Finished XLA compilation" in m]

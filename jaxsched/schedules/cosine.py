@@ -161,6 +161,49 @@ def _warmup_cosine_decay(
     )
 
 
+def _next_length(length, warmup_steps, mult):
+    """The next cycle's length, and whether the clamp to 1 step set it."""
+    unclamped = jnp.floor((length - warmup_steps) * mult) + warmup_steps
+    return jnp.maximum(unclamped, 1), unclamped < 1
+
+
+def _running(carry, step):
+    return ~carry["settled"] & (carry["start"] + carry["length"] <= step)
+
+
+def _any_running(state):
+    carry, constants = state
+    return jnp.any(_running(carry, constants["step"]))
+
+
+def _advance_cycles(state):
+    """One pass of :func:`restart_cycle`'s loop: each step still past its cycle
+    moves on by one cycle, or by all the remaining ones once lengths are steady."""
+    carry, constants = state
+    step = constants["step"]
+    cycle, start, length = carry["cycle"], carry["start"], carry["length"]
+    run = _running(carry, step)
+    successor, successor_clamped = _next_length(
+        length, constants["warmup_steps"], constants["mult"]
+    )
+    steady = successor == length
+    skipped = jnp.where(steady, floor_div(step - start, length), 1)
+    # The cycles after the first that end here, each W + a floor unless
+    # clamped: in cycle 0 a steady run's later cycles have the successor's
+    # length, past it the current one's.
+    later = jnp.where(cycle == 0, skipped - 1, skipped)
+    clamped = jnp.where(cycle == 0, successor_clamped, carry["clamped"])
+    new = {
+        "cycle": cycle + skipped,
+        "start": start + skipped * length,
+        "length": successor,
+        "settled": carry["settled"] | steady,
+        "clamped": successor_clamped,
+        "with_warmup": carry["with_warmup"] + jnp.where(clamped, 0, later),
+    }
+    return {k: jnp.where(run, new[k], carry[k]) for k in carry}, constants
+
+
 def restart_cycle(
     step: jax.Array,
     first_length: jax.Array,
@@ -191,36 +234,6 @@ def restart_cycle(
     step, first_length, warmup_steps, mult = (
         lax.stop_gradient(x) for x in (step, first_length, warmup_steps, mult)
     )
-
-    def next_length(length):
-        """The next cycle's length, and whether the clamp to 1 step set it."""
-        unclamped = jnp.floor((length - warmup_steps) * mult) + warmup_steps
-        return jnp.maximum(unclamped, 1), unclamped < 1
-
-    def running(carry):
-        return ~carry["settled"] & (carry["start"] + carry["length"] <= step)
-
-    def advance(carry):
-        cycle, start, length = carry["cycle"], carry["start"], carry["length"]
-        run = running(carry)
-        successor, successor_clamped = next_length(length)
-        steady = successor == length
-        skipped = jnp.where(steady, floor_div(step - start, length), 1)
-        # The cycles after the first that end here, each W + a floor unless
-        # clamped: in cycle 0 a steady run's later cycles have the successor's
-        # length, past it the current one's.
-        later = jnp.where(cycle == 0, skipped - 1, skipped)
-        clamped = jnp.where(cycle == 0, successor_clamped, carry["clamped"])
-        new = {
-            "cycle": cycle + skipped,
-            "start": start + skipped * length,
-            "length": successor,
-            "settled": carry["settled"] | steady,
-            "clamped": successor_clamped,
-            "with_warmup": carry["with_warmup"] + jnp.where(clamped, 0, later),
-        }
-        return {k: jnp.where(run, new[k], carry[k]) for k in carry}
-
     zeros, no = jnp.zeros_like(step), jnp.zeros(step.shape, bool)
     carry = {
         "cycle": zeros,
@@ -230,7 +243,10 @@ def restart_cycle(
         "clamped": no,  # the current cycle's length was clamped to 1
         "with_warmup": zeros,  # finished cycles after the first, not clamped
     }
-    carry = lax.while_loop(lambda c: jnp.any(running(c)), advance, carry)
+    # the loop's functions are module-level, so that JAX traces and compiles the
+    # loop once, not at every eager call
+    constants = {"step": step, "warmup_steps": warmup_steps, "mult": mult}
+    carry = lax.while_loop(_any_running, _advance_cycles, (carry, constants))[0]
     cycle, start, length = carry["cycle"], carry["start"], carry["length"]
     # The loop's exact values, with the derivatives of start and length attached
     # (zero-valued terms that differentiate as the sums they stand for).

@@ -381,6 +381,11 @@ def scale_by_rmsprop(
         (static) has no buffer and no ``momentum`` hyperparameter: torch's
         momentum-free RMSprop, two floats per parameter less traffic.
       centered: static; divide by the estimated standard deviation instead.
+        The variance estimate is kept at 0 or above (rounding can take
+        :math:`v_t - \bar g_t^2` below 0); where it is 0 (``decay=0``:
+        :math:`v_t = g_t^2 = \bar g_t^2`), the step is :math:`g_t / \epsilon`,
+        as exact arithmetic gives (torch's CPU kernel, which subtracts with a
+        fused multiply-add, can get a tiny negative variance there, and NaN).
       hparam_dtype: float dtype of the hyperparameters.
 
     Returns:

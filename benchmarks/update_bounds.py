@@ -14,6 +14,8 @@ process, against ``optax.adam``:
   concatenated, the updates sliced back out), the opt-in the performance issue
   asked to try; and the same moments updated in place leaf by leaf, compiled
   only (XLA copies the whole flat buffers, hundreds of times a step);
+- torch's Adam (``foreach`` and ``fused``) on the same shapes, where torch is
+  installed, so that the loop and torch's kernels are compared in one run;
 - and, in a subprocess, ``per-call`` with XLA's CPU multi-output fusion switched on
   (``XLA_FLAGS=--xla_backend_extra_options=xla_cpu_use_multi_output_fusion``).
 
@@ -32,7 +34,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from update_step import PROBLEMS, hlo_stats, jax_runner, make_tree, time_rounds
+from update_step import (
+    PROBLEMS,
+    hlo_stats,
+    jax_runner,
+    make_tree,
+    time_rounds,
+    torch_runners,
+)
 
 import jaxsched as js
 
@@ -160,6 +169,10 @@ def main(argv=None):
         run = jax_runner(program, params, state, grads)
         sides[name] = lambda k, run=run, steps=steps: run(max(k // steps, 1))
         rows[name] = (kernels, nbytes / n, steps)
+    if not args.only_per_call:
+        for name, run in torch_runners("adam", shapes, "f32").items():
+            sides[f"{name} per-call"] = run
+            rows[f"{name} per-call"] = (None, None, 1)
     for run in sides.values():
         run(LOOP_STEPS)
     times = time_rounds(sides, LOOP_STEPS, args.rounds)
@@ -167,7 +180,10 @@ def main(argv=None):
     for name, (kernels, per_param, steps) in rows.items():
         ms = 1e3 * float(np.median(times[name]))
         ratio = float(np.median(times[name] / base))
-        hlo = f"{kernels} | {per_param:.1f}" if steps == 1 else "in a loop | —"
+        if kernels is None:  # torch
+            hlo = "— | —"
+        else:
+            hlo = f"{kernels} | {per_param:.1f}" if steps == 1 else "in a loop | —"
         print(f"| {name} | {hlo} | {ms:.2f} | {ratio:.2f} |", flush=True)
     if not args.only_per_call:  # compiled only: XLA copies whole buffers
         program, _ = compiled(in_place_adam(1e-3), params, grads)

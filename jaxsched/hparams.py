@@ -145,16 +145,27 @@ def get_hparams(opt_state: Any) -> dict[str, Hyperparam]:
     return found
 
 
+#: The hyperparameters of schedules that hold a list of steps, not a number.
+STEP_LISTS = ("milestones", "boundaries")
+
+
 def _batched(value: Any, count: jax.Array) -> Any:
-    """``value`` for a batch of states (``count`` of shape ``(K,)``): as it is if
-    every one of its arrays has the batch axis (one value per configuration),
-    else each array repeated for every configuration (a schedule's milestones
-    too, whatever their number)."""
+    """``value`` for a batch of states (``count`` of shape ``(K,)``), array by
+    array: one with the batch axis (one value per configuration) as it is, one
+    without repeated for every configuration. A schedule's ``milestones`` or
+    ``boundaries`` hold a list of steps per configuration: they have the batch
+    axis only with one axis more (two milestones for two configurations are the
+    milestones of each)."""
     batch = jnp.shape(count)
-    leaves = jax.tree.leaves(value)
-    if all(jnp.shape(x)[: len(batch)] == batch for x in leaves):
-        return value
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, batch + jnp.shape(x)), value)
+
+    def per_leaf(path: tuple, x: jax.Array) -> jax.Array:
+        steps = bool(path) and getattr(path[-1], "key", None) in STEP_LISTS
+        rank = len(batch) + steps
+        if jnp.ndim(x) >= rank and jnp.shape(x)[: len(batch)] == batch:
+            return x
+        return jnp.broadcast_to(x, batch + jnp.shape(x))
+
+    return jax.tree_util.tree_map_with_path(per_leaf, value)
 
 
 def _wrapped_like(old: Any, new: Any) -> Any:
@@ -189,8 +200,10 @@ def set_hparams(opt_state: Any, **values: HyperparamLike) -> Any:
     reverse) is allowed and takes effect at the next update; it changes the
     state's tree structure, so a jitted step that takes the state compiles once
     more. Replacing a number by another number never recompiles. On a batch of
-    states (``jax.vmap`` of ``init``), a value without the batch axis is given to
-    every configuration. Every transformation in the state that has the name gets
+    states (``jax.vmap`` of ``init``), an array without the batch axis (a number,
+    or one of a schedule's) is given to every configuration; a schedule's
+    ``milestones`` or ``boundaries`` have it only with one axis more. Every
+    transformation in the state that has the name gets
     the value (two optimizers in an ``optax.multi_transform`` both do, as
     ``optax.tree_utils.tree_set``): set one through its own sub-state.
 

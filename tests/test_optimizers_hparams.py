@@ -341,3 +341,27 @@ def test_set_hparams_schedule_on_a_batch_of_states_keeps_its_milestones_whole():
     np.testing.assert_allclose(
         np.stack(rates), [[1.0] * 2] * 2 + [[0.1] * 2] * 2 + [[0.01] * 2] * 2, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # end_value left at its default: one number for every configuration
+        lambda lr: S.warmup_cosine_decay(0 * lr, lr, 1 + 0 * lr, 10 + 0 * lr),
+        lambda lr: S.step_decay(lr, 5, gamma=0.5),
+        # three milestones for every configuration, a rate for each
+        lambda lr: S.multistep_decay(lr, [1, 2, 3], gamma=0.5),
+    ],
+)
+def test_set_hparams_schedule_partly_per_configuration_on_a_batch_of_states(make):
+    rates = [0.1, 0.2, 0.3]
+    # A params leaf of the batch's size: a wrongly broadcast rate would not fail.
+    params, grads = jnp.ones(3), jnp.ones(3)
+    states = jax.vmap(lambda lr: js.sgd(lr).init(params))(jnp.zeros(3))
+    states = js.set_hparams(states, learning_rate=make(jnp.array(rates)))
+    update = jax.vmap(js.sgd(0.1).update, in_axes=(None, 0, None))
+    for step in range(4):
+        updates, states = update(grads, states, params)
+        for i, rate in enumerate(rates):
+            expected = make(rate)(step)
+            np.testing.assert_allclose(-updates[i], expected, rtol=1e-6)

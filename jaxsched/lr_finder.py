@@ -12,7 +12,10 @@ and are not computed from diverged parameters. The rules are torch-lr-finder's:
 
 with :math:`\bar\ell_i = \ell_i` when :math:`f = 1` (no smoothing). The best loss is
 :math:`\bar\ell_0`, replaced by each smoothed loss below it, and step :math:`i`
-stops the test when :math:`\bar\ell_i > \text{threshold} \cdot \text{best}`.
+stops the test when :math:`\bar\ell_i > \text{threshold} \cdot \text{best}`
+(for a finite best loss of 0 or below, when :math:`\bar\ell_i - \text{best} >
+(\text{threshold} - 1) \, |\text{best}|`: the same rise, where torch-lr-finder's
+rule would stop a negative loss, a log-likelihood, at its first step).
 NaN losses follow from these rules, as in torch-lr-finder: a NaN never replaces the
 best loss and never stops the test. With :math:`f < 1` every smoothed loss after a
 NaN is NaN, so the test runs to the end; with :math:`f = 1` the NaN is recorded and
@@ -120,20 +123,25 @@ def steepest(
     lrs: np.ndarray, losses: np.ndarray, skip_start: int = 10, skip_end: int = 5
 ):
     """torch-lr-finder: the lr where ``np.gradient`` of the loss is most negative,
-    ``skip_start`` points from the start and ``skip_end`` from the end left out (NaN
-    where fewer than 2 remain; torch-lr-finder raises)."""
+    ``skip_start`` points from the start and ``skip_end`` from the end left out,
+    and the rest cut at its first NaN (torch-lr-finder's ``argmin`` picks the
+    NaN); NaN where fewer than 2 points remain (torch-lr-finder raises)."""
     for name, skip in (("skip_start", skip_start), ("skip_end", skip_end)):
         if not is_int(skip) or skip < 0:
             raise ValueError(f"`{name}={skip!r}` must be an int >= 0.")
     end = max(len(losses) - skip_end, 0)
-    lrs, losses = lrs[skip_start:end], losses[skip_start:end]
+    lrs, losses = _before_nan(lrs[skip_start:end], losses[skip_start:end])
     if len(losses) < 2:
         return float("nan")
     return float(lrs[np.argmin(np.gradient(losses))])
 
 
 def _fastai_window(lrs, losses, num_steps):
-    lrs, losses = lrs[num_steps // 10 : -5], losses[num_steps // 10 : -5]
+    return _before_nan(lrs[num_steps // 10 : -5], losses[num_steps // 10 : -5])
+
+
+def _before_nan(lrs, losses):
+    """The curve up to its first NaN loss."""
     end = np.argmax(np.isnan(losses)) if np.isnan(losses).any() else len(losses)
     return lrs[:end], losses[:end]
 
@@ -221,8 +229,10 @@ def lr_find(
         data.
       smooth: weight of the new loss in the smoothed loss, a scalar in (0, 1]
         (1: none, the smoothed loss is the loss).
-      diverge_threshold: stop when the smoothed loss exceeds this times the best,
-        a scalar > 1 (NaN losses: see the module docstring).
+      diverge_threshold: stop when the smoothed loss exceeds this times the best
+        (a finite best of 0 or below: when it rises above it by this minus 1
+        times its magnitude), a scalar > 1 (NaN losses: see the module
+        docstring).
       key: PRNG key for the minibatches (default ``jax.random.key(0)``); vmap
         over keys for one curve per seed.
       progress: static; a tqdm bar advanced from inside the compiled loop (a host
@@ -375,7 +385,14 @@ def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False)
             )
             # Not jnp.minimum: a NaN never replaces the best loss (torch-lr-finder).
             new_best = jnp.where(first | (new_smoothed < best), new_smoothed, best)
-            diverged = new_smoothed > threshold * new_best
+            # torch's limit, threshold * best, where best > 0 (or not finite);
+            # at or below 0 the same rise, (threshold - 1) |best| above it
+            limit = jnp.where(
+                (new_best > 0) | ~jnp.isfinite(new_best),
+                threshold * new_best,
+                new_best - (threshold - 1) * new_best,
+            )
+            diverged = new_smoothed > limit
             updates, new_state = tx.update(grads, state, params)
             new_params = optax.apply_updates(params, updates)
             active = ~stopped

@@ -256,6 +256,34 @@ def test_lr_find_stops_on_divergence_without_nan_parameters():
     assert np.all(np.isnan(result.smoothed[stop + 1 :]))
 
 
+@pytest.mark.parametrize("offset", [-10.0, 0.0, 10.0])
+def test_lr_find_divergence_rule_holds_for_losses_of_any_sign(offset):
+    # A negative loss (a log-likelihood, an offset) stopped the test at step 0:
+    # threshold * best is below a negative best. Above 0 the rule is torch's.
+    loss_fn, params, data = _regression()
+
+    def shifted(params, batch):
+        return loss_fn(params, batch) + offset
+
+    result = js.lr_find(shifted, params, data, start_lr=1e-3, end_lr=1e4, num_steps=80)
+    stop = int(result.stop_step)
+    assert 10 < stop < 79
+    smoothed = np.asarray(result.smoothed, np.float64)[: stop + 1]
+    best = np.minimum.accumulate(smoothed)
+    rises = smoothed - best > 3 * np.abs(best)  # diverge_threshold 4
+    assert not rises[:-1].any() and rises[-1]
+
+
+def test_steepest_never_suggests_the_nan_onset():
+    lrs = np.geomspace(1e-4, 1.0, 30)
+    losses = np.r_[np.linspace(3.0, 1.0, 20) ** 2, np.nan, np.full(9, np.nan)]
+    finite = lr_finder.steepest(lrs[:20], losses[:20])
+    assert lr_finder.steepest(lrs, losses) == finite  # cut at the first NaN
+    assert np.isnan(lr_finder.steepest(lrs, np.full(30, np.nan)))
+    # the cut is in the window the skips leave: a NaN they skip plays no part
+    assert lr_finder.steepest(lrs[:20], np.r_[np.nan, losses[1:20]]) == finite
+
+
 def test_lr_find_compiles_once_for_other_start_and_end():
     loss_fn, params, data = _regression()
     kwargs = dict(num_steps=40, optimizer=js.adam)

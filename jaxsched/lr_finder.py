@@ -309,14 +309,21 @@ def lr_find(
             f"`batch_size={batch_size!r}` must be an int in [1, {num_examples}] (the "
             "number of examples in `data`), or None for the full data."
         )
-    loss_shape = jax.eval_shape(
-        loss_fn, params, jax.tree.map(lambda x: x[:1], data)
-    ).shape
+    batch = data if batch_size is None else jax.tree.map(lambda x: x[:batch_size], data)
+    loss_shape = jax.eval_shape(loss_fn, params, batch).shape
     if loss_shape != ():
         raise ValueError(
             f"`loss_fn` must return a scalar, got an array of shape {loss_shape}: "
             "reduce it (e.g. with jnp.mean)."
         )
+    try:
+        hash((loss_fn, optimizer))
+    except TypeError as error:
+        raise ValueError(
+            "`loss_fn` and `optimizer` must be hashable (the compiled test is "
+            "cached by them): pass a function, a functools.partial, or a frozen "
+            "dataclass."
+        ) from error
     key = jax.random.key(0) if key is None else key
     dtype = float_dtype()
     hparams = [jnp.asarray(v, dtype) for v in hparams.values()]
@@ -354,7 +361,7 @@ def _advance(_):
         _BAR[-1].update(1)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=32)  # bounded: it keeps each loss_fn alive
 def _range_test(loss_fn, optimizer, num_steps, mode, batch_size, progress=False):
     """The compiled test for one loss, optimizer factory and set of static options."""
 

@@ -471,3 +471,29 @@ def test_lr_find_progress_bar_counts_every_step(capsys):
     result = js.lr_find(loss_fn, params, data, num_steps=30, progress=True)
     assert "30/30" in capsys.readouterr().err
     assert int(result.stop_step) == 29
+
+
+def test_lr_find_checks_the_loss_on_a_batch_of_the_size_it_runs():
+    # A pairwise loss needs an even batch: a 1-example probe made it fail.
+    loss_fn, params, data = _regression()
+
+    def pairwise(params, batch):
+        x, y = batch
+        residuals = jnp.tanh(x @ params["w"]) @ params["v"] - y
+        pairs = residuals.reshape(-1, 2)
+        return jnp.mean((pairs[:, 0] - pairs[:, 1]) ** 2)
+
+    result = js.lr_find(pairwise, params, data, batch_size=8, num_steps=10)
+    assert np.isfinite(result.losses[0])
+
+
+def test_lr_find_unhashable_optimizer_is_a_clear_error():
+    class Factory:  # an ordinary (unfrozen) dataclass is unhashable too
+        __hash__ = None
+
+        def __call__(self, learning_rate):
+            return js.sgd(learning_rate)
+
+    loss_fn, params, data = _regression()
+    with pytest.raises(ValueError, match="must be hashable"):
+        js.lr_find(loss_fn, params, data, optimizer=Factory(), num_steps=10)

@@ -1,7 +1,8 @@
 """Time a learning-rate sweep three ways, per configuration, in one process.
 
 The digits MLP (64-128-10, minibatch 32, 300 Adam steps) for K configurations:
-(a) ``js.sweep`` (vmapped chunks of one compiled program), (b) a Python loop over
+(a) ``js.sweep`` (vmapped chunks of one compiled program; on a CPU without a
+mesh, each chunk's two halves at once), (b) a Python loop over
 one compiled single-configuration function, (c) ``optax.inject_hyperparams`` +
 ``jax.vmap`` written by hand (all K at once). Prints a Markdown table: time per
 configuration (median of ``--repeats`` rounds after a warm-up that compiles; in
@@ -155,8 +156,11 @@ def main(argv=None):
             result = js.sweep(
                 sweep_train, {"learning_rate": lrs}, mesh=mesh, progress=False
             )
-            per_config = result.stats["working_set_per_config"] / 1e6
-            chunks[mesh] = f"{result.stats['chunk_size']} ({per_config:.2f})"
+            stats = result.stats
+            per_config = stats["working_set_per_config"] / 1e6
+            parts = stats["parts_per_chunk"]
+            at_once = f" in {parts} parts" if parts > 1 else ""
+            chunks[mesh] = f"{stats['chunk_size']}{at_once} ({per_config:.2f})"
             return result.metrics["loss"]
 
         def loop_fn(lrs=lrs, keys=keys, devices=devices[:1]):

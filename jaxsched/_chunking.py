@@ -10,16 +10,27 @@ CPU (the rest for the data, the code and the other cores; on the digits MLP this
 picks 64, the fastest size measured), half the device memory on an accelerator.
 The CPU devices of one process share the cache: on two (one per core) the digits
 MLP gets 32 configurations per device.
+
+On a CPU without a mesh a chunk runs as two equal parts at once, each from a host
+thread of its own (:func:`parts`): XLA's CPU runtime runs one program's kernels one
+after another, and the small ones of a small model leave a core idle; a second
+program fills those gaps (the digits sweep: 0.8x the time of the same chunks run
+whole, README, Performance). The parts share the cache, so the budget is the
+chunk's.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import pathlib
 from collections.abc import Callable
 
 import jax
+
+#: Parts of a chunk run at once on a CPU without a mesh.
+CPU_PARTS = 2
 
 #: Configurations in the probe's first chunk (the best size measured on the CPUs
 #: of PERF_NOTES for the digits MLP), and the answer when there is nothing to
@@ -34,39 +45,61 @@ def even_chunks(count: int, most: int, shards: int = 1) -> int:
     return math.ceil(size / shards) * shards
 
 
+def parts(sharded: bool) -> int:
+    """How many equal parts of a chunk run at once: :data:`CPU_PARTS` on a CPU
+    with several cores and no mesh (a mesh's CPU devices already run their shards
+    at once, and the processes of a multi-host sweep must run the same programs
+    in the same order), else 1."""
+    if sharded or jax.devices()[0].platform != "cpu":
+        return 1
+    return min(CPU_PARTS, os.cpu_count() or 1)
+
+
 def working_set_per_config(
-    compile_chunk: Callable[[int], jax.stages.Compiled], count: int, shards: int
+    compile_chunk: Callable[[int], jax.stages.Compiled],
+    count: int,
+    shards: int,
+    parts: int = 1,
 ) -> float:
     """Bytes per configuration (per device) of the first chunk of a sweep of
     ``count``, 0 if the backend won't say.
 
     ``compile_chunk(size)`` compiles the sweep's program for ``size``
-    configurations (the jit cache keeps it: if that size is the answer, nothing
-    is compiled twice).
+    configurations: one part of the first chunk (the jit cache keeps it: if that
+    size is the answer, nothing is compiled twice).
     """
-    first = even_chunks(count, FIRST_CHUNK, shards)
-    return working_set(compile_chunk(first)) / (first // shards)
+    part = even_chunks(count, FIRST_CHUNK, shards * parts) // parts
+    return working_set(compile_chunk(part)) / (part // shards)
 
 
 def chunk_size(
-    count: int, shards: int, per_config: float, host_devices: int = 1
+    count: int,
+    shards: int,
+    per_config: float,
+    host_devices: int = 1,
+    parts: int = 1,
 ) -> int:
     """The chunk size whose working set fits :func:`memory_budget` (the probe's
-    first size when either is unknown).
+    first size when either is unknown), a multiple of ``shards * parts`` (of
+    ``shards`` where the parts do not fit: the chunk then runs whole).
 
     ``host_devices``: the mesh's devices in this process. CPU devices of one
     process (``--xla_force_host_platform_device_count``) are the cores of one
     machine: they run their shards at once and share its cache, so each gets
-    its part of the budget; an accelerator has its memory to itself.
+    its part of the budget; an accelerator has its memory to itself. A chunk's
+    ``parts`` run at once too, so together they fit the budget.
     """
     device = jax.devices()[0]
     budget = memory_budget(device)
     if not per_config or budget is None:
-        return even_chunks(count, FIRST_CHUNK, shards)
+        return even_chunks(count, FIRST_CHUNK, shards * parts)
     if device.platform == "cpu":
         budget //= host_devices
     most = max(int(budget // per_config), 1) * shards
-    return even_chunks(count, most, shards)
+    multiple = shards * parts
+    if most < multiple:  # the parts would not fit: one part
+        return even_chunks(count, most, shards)
+    return even_chunks(count, most // multiple * multiple, multiple)
 
 
 def working_set(compiled: jax.stages.Compiled) -> int:

@@ -21,6 +21,7 @@ import pathlib
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
@@ -76,7 +77,8 @@ class SweepResult:
         their key path in what ``train_fn`` returns (``"extra/norm"``, ``"0"``).
       diverged: bool (configs, seeds): any metric of that run is not finite.
       stats: how the sweep ran (runs, seconds from the start of the ``"auto"``
-        probe, compiles, chunks computed/loaded, chunk size, working set).
+        probe, compiles, chunks computed/loaded, chunk size, parts per chunk,
+        working set).
     """
 
     hparams: dict[str, np.ndarray]
@@ -569,7 +571,10 @@ def sweep(
         shared by the mesh's CPU devices in this process) or half the device
         memory, in as few chunks as possible with the least padding; ``stats``
         reports the size and the bytes per configuration (per device). A
-        checkpointed sweep reuses the size it started with.
+        checkpointed sweep reuses the size it started with. On a CPU without a
+        mesh, a chunk of even size runs as two halves at once, each from a host
+        thread (``stats["parts_per_chunk"]``; "auto" sizes are even): one
+        program's small kernels leave a core idle, which the other fills.
       mesh: a ``jax.sharding.Mesh`` with an axis named ``"configs"``: each
         chunk's configurations are sharded over it (results are the same as
         unsharded; ``Explicit`` axes are used as ``Auto`` ones, and the mesh
@@ -635,21 +640,24 @@ def sweep(
     ]
     start = time.perf_counter()  # the probe's compiles count
     per_config = None
-    if chunk_size == "auto":
+    parts = _chunking.parts(sharded=mesh is not None)
+    if chunk_size != "auto":  # no more than the configurations, a multiple of shards
+        chunk_size = math.ceil(min(chunk_size, count) / shards) * shards
+    else:  # the size a checkpointed sweep started with, or the probe's
         chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
     if chunk_size is None:
         signature = tuple((name, values.dtype) for name, values in axes.items())
         per_config = max(  # the largest program sets the size of every chunk
             _working_set_per_config(
-                train_fn, _cache_key(fixed), signature, count, seeds, mesh
+                train_fn, _cache_key(fixed), signature, count, seeds, mesh, parts
             )
             for fixed in combos
         )
         chunk_size = _same_on_every_process(
-            _chunking.chunk_size(count, shards, per_config, _host_devices(mesh))
+            _chunking.chunk_size(count, shards, per_config, _host_devices(mesh), parts)
         )
-    # no more than the configurations (padding is work thrown away)
-    chunk_size = math.ceil(min(chunk_size, count) / shards) * shards
+    if chunk_size % parts:  # (a size given as an argument) runs in one part
+        parts = 1
 
     store = None
     if checkpoint_dir is not None:
@@ -667,7 +675,7 @@ def sweep(
             if saved is None:
                 before = jitted._cache_size()
                 saved = _run_chunk(
-                    jitted, _chunk(axes, i, chunk_size, count, mesh), keys, mesh
+                    jitted, _chunk(axes, i, chunk_size, count, mesh, parts), keys, mesh
                 )
                 compiles += jitted._cache_size() - before
                 if store:
@@ -700,6 +708,7 @@ def sweep(
         "chunks_computed": computed,
         "chunks_loaded": len(combos) * num_chunks - computed,
         "chunk_size": chunk_size,
+        "parts_per_chunk": parts,
         "working_set_per_config": per_config,
     }
     return SweepResult(hp, metrics, diverged, stats)
@@ -742,18 +751,22 @@ def _bar(progress: bool, total: int):
     return tqdm(total=total, desc="sweep", unit="config")
 
 
-def _chunk(axes, index, chunk_size, count, mesh):
-    """Chunk ``index`` of every axis, padded by repeating the last configuration."""
+def _chunk(axes, index, chunk_size, count, mesh, parts=1):
+    """Chunk ``index`` of every axis, padded by repeating the last configuration,
+    as ``parts`` equal parts (a list of dicts)."""
     rows = np.minimum(
         np.arange(index * chunk_size, (index + 1) * chunk_size), count - 1
     )
-    chunk = {name: jnp.asarray(values[rows]) for name, values in axes.items()}
+    chunks = [
+        {name: jnp.asarray(values[part]) for name, values in axes.items()}
+        for part in np.split(rows, parts)
+    ]
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(
             mesh, jax.sharding.PartitionSpec(MESH_AXIS)
         )
-        chunk = jax.device_put(chunk, sharding)
-    return chunk
+        chunks = [jax.device_put(chunk, sharding) for chunk in chunks]
+    return chunks
 
 
 @functools.lru_cache(maxsize=64)
@@ -774,7 +787,9 @@ def _jitted(train_fn, fixed_items):
 
 
 @functools.lru_cache(maxsize=64)
-def _working_set_per_config(train_fn, fixed_items, signature, count, seeds, mesh):
+def _working_set_per_config(
+    train_fn, fixed_items, signature, count, seeds, mesh, parts
+):
     """The probe of ``chunk_size="auto"`` (see :mod:`jaxsched._chunking`) for one
     program and sweep shape (``signature``: the axes' names and dtypes),
     remembered, so that a second sweep of the same shapes traces nothing."""
@@ -782,16 +797,39 @@ def _working_set_per_config(train_fn, fixed_items, signature, count, seeds, mesh
     axes = {name: np.zeros(count, dtype) for name, dtype in signature}
 
     def compile_chunk(size):
-        chunk = _chunk(axes, 0, size, count, mesh)
+        (chunk,) = _chunk(axes, 0, size, count, mesh)
         with _current(mesh):
             return jitted.lower(chunk, _seed_keys(seeds)).compile()
 
-    return _chunking.working_set_per_config(compile_chunk, count, _shards(mesh))
+    return _chunking.working_set_per_config(compile_chunk, count, _shards(mesh), parts)
 
 
-def _run_chunk(jitted, chunk, keys, mesh):
+def _run_chunk(jitted, parts, keys, mesh):
+    """The metrics of a chunk's ``parts``, run at once, on the host.
+
+    The first part runs from this thread, through ``jitted``: it compiles the
+    program if need be, under the caller's JAX settings (x64, a mesh), and
+    counts in its cache. The others run in threads of their own, through the
+    same compiled program (a thread does not see the caller's settings, so it
+    must not trace).
+    """
     with _current(mesh):
-        return {k: _to_host(v) for k, v in jitted(chunk, keys).items()}
+        first = jitted(parts[0], keys)  # dispatched without waiting
+        if len(parts) == 1:
+            return _metrics_to_host(first)
+        compiled = jitted.lower(parts[0], keys).compile()  # jitted's, cached
+
+    def run(part):
+        return _metrics_to_host(compiled(part, keys))
+
+    with ThreadPoolExecutor(len(parts) - 1) as pool:
+        running = [pool.submit(run, part) for part in parts[1:]]
+        results = [_metrics_to_host(first), *(r.result() for r in running)]
+    return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+
+def _metrics_to_host(metrics: dict[str, jax.Array]) -> dict[str, np.ndarray]:
+    return {k: _to_host(v) for k, v in metrics.items()}
 
 
 def _current(mesh: jax.sharding.Mesh | None):

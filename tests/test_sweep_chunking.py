@@ -1,6 +1,7 @@
 """``chunk_size="auto"``: the probe that sizes a sweep's chunks."""
 
 import json
+import os
 
 import jax
 import numpy as np
@@ -43,10 +44,10 @@ def test_last_level_cache_reads_the_largest_data_or_unified_cache(tmp_path):
     assert _chunking.last_level_cache(str(tmp_path / "missing")) is None
 
 
-def _budget(monkeypatch, configs_per_chunk):
+def _budget(monkeypatch, configs_per_chunk, count):
     """Makes the budget hold ``configs_per_chunk`` configurations of train_fn with
-    2 seeds."""
-    grid = js.grid(learning_rate=np.linspace(0.01, 0.1, 4).astype(np.float32))
+    2 seeds, as the probe of a sweep of ``count`` measures them."""
+    grid = js.grid(learning_rate=np.linspace(0.01, 0.1, count).astype(np.float32))
     probe = js.sweep(train_fn, grid, seeds=2, progress=False)
     per_config = probe.stats["working_set_per_config"]
     assert per_config > 0  # the CPU backend reports its buffers
@@ -54,20 +55,47 @@ def _budget(monkeypatch, configs_per_chunk):
     monkeypatch.setattr(_chunking, "memory_budget", lambda device: budget)
 
 
-def test_auto_sizes_chunks_to_the_budget_and_equals_explicit_chunks(monkeypatch):
-    _budget(monkeypatch, 3)
+def _parts(monkeypatch, parts):
+    """Makes an unsharded chunk run in ``parts`` parts, whatever the cores."""
+    monkeypatch.setattr(_chunking, "parts", lambda sharded: 1 if sharded else parts)
+
+
+@pytest.mark.parametrize(
+    ("parts", "size", "chunks"),
+    [(1, 3, 4), (2, 2, 5)],  # 3 + 3 + 3 + 1; parts of 1 (two at once)
+)
+def test_auto_sizes_chunks_to_the_budget_and_equals_explicit_chunks(
+    monkeypatch, parts, size, chunks
+):
+    _parts(monkeypatch, parts)
+    _budget(monkeypatch, 3, 10)
     grid = js.grid(learning_rate=np.linspace(0.01, 0.1, 10).astype(np.float32))
     auto = js.sweep(train_fn, grid, seeds=2, progress=False)
-    assert auto.stats["chunk_size"] == 3  # 3 + 3 + 3 + 1
-    assert auto.stats["chunks_computed"] == 4
+    assert auto.stats["chunk_size"] == size and auto.stats["chunks_computed"] == chunks
+    assert auto.stats["parts_per_chunk"] == parts
     explicit = js.sweep(train_fn, grid, seeds=2, chunk_size=5, progress=False)
+    assert explicit.stats["parts_per_chunk"] == 1  # 5 has no equal parts
     np.testing.assert_allclose(
         auto.metrics["final_loss"], explicit.metrics["final_loss"], rtol=1e-6
     )
 
-    _budget(monkeypatch, 1000)  # room for everything: one chunk
+    _budget(monkeypatch, 1000, 10)  # room for everything: one chunk
     whole = js.sweep(train_fn, grid, seeds=2, progress=False)
     assert whole.stats["chunk_size"] == 10 and whole.stats["chunks_computed"] == 1
+    assert whole.stats["parts_per_chunk"] == parts
+
+
+def test_a_chunk_runs_in_parts_at_once_on_a_cpu_without_a_mesh():
+    assert _chunking.parts(sharded=True) == 1
+    assert _chunking.parts(sharded=False) == min(2, os.cpu_count() or 1)
+
+
+def test_chunk_parts_fit_the_budget_together_or_there_is_one(monkeypatch):
+    monkeypatch.setattr(_chunking, "memory_budget", lambda device: 64_000)
+    assert _chunking.chunk_size(256, 1, 1000.0, parts=2) == 64  # two parts of 32
+    # 42 configurations fit: seven chunks, of 38 (even, the least padding)
+    assert _chunking.chunk_size(256, 1, 1500.0, parts=2) == 38
+    assert _chunking.chunk_size(256, 1, 40_000.0, parts=2) == 1  # one part of 1
 
 
 def test_cpu_devices_of_one_process_share_the_cache(monkeypatch):
@@ -107,13 +135,13 @@ def test_the_probes_program_runs_the_chunks(caplog):
 def test_a_checkpointed_auto_sweep_resumes_with_the_chunk_size_it_started_with(
     monkeypatch, tmp_path
 ):
-    _budget(monkeypatch, 2)
+    _budget(monkeypatch, 2, 5)
     grid = js.grid(learning_rate=np.linspace(0.01, 0.1, 5).astype(np.float32))
     first = js.sweep(train_fn, grid, seeds=2, progress=False, checkpoint_dir=tmp_path)
     manifest = json.loads((tmp_path / "sweep.json").read_text())
     assert first.stats["chunk_size"] == manifest["chunk_size"] == 2
 
-    _budget(monkeypatch, 1000)  # another machine: the probe would pick 5
+    _budget(monkeypatch, 1000, 5)  # another machine: the probe would pick more
     again = js.sweep(train_fn, grid, seeds=2, progress=False, checkpoint_dir=tmp_path)
     assert again.stats["chunk_size"] == 2
     assert again.stats["chunks_loaded"] == 3 and again.stats["chunks_computed"] == 0

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import jaxsched as js
+from jaxsched import _chunking
 
 matplotlib.use("Agg")
 ROOT = pathlib.Path(__file__).parents[1]
@@ -685,3 +686,19 @@ def test_plot_sweep_keeps_static_values_that_compare_equal_apart():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "True"]
     ax = js.plot.sweep(result, x="lr", y="s", metric="loss", mode="min")
     assert ax.get_images()[0].get_array().shape == (2, 3)
+
+
+def test_sweep_runs_every_part_of_a_chunk_under_the_callers_x64(monkeypatch):
+    # The second part of a chunk runs from a thread of its own, which does not see
+    # the caller's `enable_x64`: it must run the program compiled in the caller's.
+    monkeypatch.setattr(_chunking, "parts", lambda sharded: 2)
+
+    def train(hp, key):
+        return {"v": jnp.asarray(hp["lr"], jnp.float64) / 3 + 1e-12}
+
+    grid = {"lr": np.array([0.1, 0.2, 0.3, 0.4])}
+    with jax.enable_x64(True):
+        result = js.sweep(train, grid, chunk_size=4, progress=False)
+    assert result.stats["parts_per_chunk"] == 2
+    assert result.metrics["v"].dtype == np.float64
+    np.testing.assert_array_equal(result.metrics["v"][:, 0], grid["lr"] / 3 + 1e-12)

@@ -17,9 +17,11 @@ import inspect
 import itertools
 import json
 import math
+import os
 import pathlib
 import time
 import types
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -255,7 +257,8 @@ def _save_arrays(path: pathlib.Path, arrays: Mapping[str, Any]) -> None:
 
 def _load_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
     """What :func:`_save_arrays` wrote, with the dtypes it wrote."""
-    with np.load(path, allow_pickle=False) as data:
+    # the file opened here: np.load leaves its own open when it raises
+    with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     dtypes = json.loads(arrays.pop(_DTYPES, np.asarray("{}")).item())
     return arrays | {
@@ -645,6 +648,13 @@ def sweep(
         chunk_size = math.ceil(min(chunk_size, count) / shards) * shards
     else:  # the size a checkpointed sweep started with, or the probe's
         chunk_size = _ChunkStore.chunk_size_in(checkpoint_dir)
+        if chunk_size is not None and chunk_size % shards:
+            raise ValueError(
+                f"`checkpoint_dir` holds chunks of {chunk_size} configurations, "
+                f"which the mesh's {shards} devices cannot share equally: resume "
+                f"without a mesh, or with a {MESH_AXIS!r} axis that divides "
+                f"{chunk_size}."
+            )
     if chunk_size is None:
         signature = tuple((name, values.dtype) for name, values in axes.items())
         per_config = max(  # the largest program sets the size of every chunk
@@ -658,6 +668,10 @@ def sweep(
         )
     if chunk_size % parts:  # (a size given as an argument) runs in one part
         parts = 1
+
+    if len(combos) > 1:  # before any work: every program returns the same metrics
+        (example, *_) = _chunk(axes, 0, chunk_size, count, mesh, parts)
+        _same_metrics(train_fn, combos, example, keys, mesh)
 
     store = None
     if checkpoint_dir is not None:
@@ -712,6 +726,31 @@ def sweep(
         "working_set_per_config": per_config,
     }
     return SweepResult(hp, metrics, diverged, stats)
+
+
+def _same_metrics(train_fn, combos, chunk, keys, mesh) -> None:
+    """Raises ``ValueError`` unless every static combination's program returns
+    metrics of the same names, shapes and dtypes (their rows are stacked)."""
+    found = []
+    for fixed in combos:
+        with _current(mesh):
+            shapes = jax.eval_shape(_jitted(train_fn, _cache_key(fixed)), chunk, keys)
+        found.append({k: (v.shape[2:], v.dtype) for k, v in shapes.items()})
+        first, last = found[0], found[-1]
+        for name in sorted(first.keys() | last.keys()):
+            if first.get(name) != last.get(name):
+                raise ValueError(
+                    "Every static combination must return the same metrics: "
+                    f"`{name}` is {_metric_kind(first, name)} with {combos[0]} and "
+                    f"{_metric_kind(last, name)} with {fixed}."
+                )
+
+
+def _metric_kind(metrics: dict[str, tuple], name: str) -> str:
+    if name not in metrics:
+        return "missing"
+    shape, dtype = metrics[name]
+    return f"{dtype} of shape {shape} per run"
 
 
 def _same_on_every_process(value: int) -> int:
@@ -868,12 +907,12 @@ class _ChunkStore:
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         manifest = self.dir / self.MANIFEST
-        chunks = sorted(self.dir.glob("chunk-*.npz"))
+        chunks = _finished_chunks(self.dir)
         if chunks:  # the manifest's fingerprint, or a chunk's if it was lost
             if manifest.exists():
-                found = json.loads(manifest.read_text())["fingerprint"]
+                found = _read_manifest(manifest).get("fingerprint")
             else:
-                found = _load_arrays(chunks[0]).get(self.FINGERPRINT)
+                found = _read_chunk(chunks[0]).get(self.FINGERPRINT)
             if found != fingerprint:
                 raise ValueError(
                     f"`checkpoint_dir={str(directory)!r}` holds chunks of a different "
@@ -882,17 +921,21 @@ class _ChunkStore:
                 )
         if not chunks or not manifest.exists():  # new, or no chunk finished
             content = {"fingerprint": fingerprint, "chunk_size": int(chunk_size)}
-            manifest.write_text(json.dumps(content))
+            tmp = _own_tmp(manifest)
+            tmp.write_text(json.dumps(content))
+            tmp.replace(manifest)
 
     @classmethod
     def chunk_size_in(cls, directory) -> int | None:
-        """The chunk size a checkpointed sweep started with, if there is one."""
+        """The chunk size a checkpointed sweep started with, if it finished a
+        chunk (a directory whose sweep never did is taken over)."""
         if directory is None:
             return None
-        manifest = pathlib.Path(directory) / cls.MANIFEST
-        if not manifest.exists():
+        directory = pathlib.Path(directory)
+        manifest = directory / cls.MANIFEST
+        if not manifest.exists() or not _finished_chunks(directory):
             return None
-        return json.loads(manifest.read_text()).get("chunk_size")
+        return _read_manifest(manifest).get("chunk_size")
 
     def _path(self, combo, index):
         return self.dir / f"chunk-{combo:03d}-{index:05d}.npz"
@@ -901,7 +944,7 @@ class _ChunkStore:
         path = self._path(combo, index)
         if not path.exists():
             return None
-        arrays = _load_arrays(path)
+        arrays = _read_chunk(path)
         if arrays.pop(self.FINGERPRINT, None) != self.fingerprint:
             raise ValueError(
                 f"{str(path)!r} is a chunk of a different sweep than the one its "
@@ -912,8 +955,45 @@ class _ChunkStore:
 
     def save(self, combo, index, metrics):
         path = self._path(combo, index)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = _own_tmp(path)
         # prefixed: a metric named `file` or `allow_pickle` is not np.savez's
         arrays = {f"metrics/{k}": v for k, v in metrics.items()}
         _save_arrays(tmp, arrays | {self.FINGERPRINT: np.asarray(self.fingerprint)})
         tmp.replace(path)  # atomic: a killed sweep never leaves half a chunk
+
+
+def _finished_chunks(directory: pathlib.Path) -> list[pathlib.Path]:
+    """The chunk files in ``directory``, not the temporary ones of a save."""
+    return sorted(p for p in directory.glob("chunk-*.npz") if ".tmp" not in p.name)
+
+
+def _own_tmp(path: pathlib.Path) -> pathlib.Path:
+    """A temporary name for ``path`` that no other process of the sweep writes:
+    each process of a multi-host sweep writes the same file, and renames its own
+    copy over it."""
+    tmp = f"{path.stem}.tmp-{jax.process_index()}-{os.getpid()}{path.suffix}"
+    return path.with_name(tmp)
+
+
+def _read_manifest(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise _unreadable(path, error) from error
+    if not isinstance(content, dict):
+        raise _unreadable(path, TypeError("not a JSON object"))
+    return content
+
+
+def _read_chunk(path: pathlib.Path) -> dict[str, np.ndarray]:
+    try:
+        return _load_arrays(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _unreadable(path, error) from error
+
+
+def _unreadable(path: pathlib.Path, error: Exception) -> ValueError:
+    return ValueError(
+        f"{str(path)!r} cannot be read ({error!r}): delete it to compute its "
+        "chunks again, or use a new `checkpoint_dir`."
+    )

@@ -363,9 +363,14 @@ def test_two_processes_with_two_devices_each_run_one_sharded_sweep(tmp_path):
         assert jax.process_count() == 2 and jax.device_count() == 4
         mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("configs",))
         grid = js.grid(learning_rate=np.logspace(-3, -1, 10))
-        # chunk_size="auto": the probe's answer is process 0's on both
-        result = js.sweep(train_fn, grid, seeds=2, mesh=mesh, progress=False)
+        # chunk_size="auto": the probe's answer is process 0's on both; both
+        # write every chunk to one directory, each through a file of its own
+        kwargs = dict(seeds=2, mesh=mesh, progress=False, checkpoint_dir="{tmp_path}/c")
+        result = js.sweep(train_fn, grid, **kwargs)
         np.save(f"{tmp_path}/curve{{pid}}.npy", result.metrics["curve"])
+        again = js.sweep(train_fn, grid, **kwargs)
+        assert again.stats["chunks_computed"] == 0
+        np.testing.assert_array_equal(again.metrics["curve"], result.metrics["curve"])
     """
     env = dict(
         os.environ,

@@ -702,3 +702,58 @@ def test_sweep_runs_every_part_of_a_chunk_under_the_callers_x64(monkeypatch):
     assert result.stats["parts_per_chunk"] == 2
     assert result.metrics["v"].dtype == np.float64
     np.testing.assert_array_equal(result.metrics["v"][:, 0], grid["lr"] / 3 + 1e-12)
+
+
+def _adam_only_metric(hp, key):
+    out = {"loss": hp["lr"] * 1.0}
+    if hp["opt"] == "adam":
+        out["b2"] = hp["lr"] * 2
+    return out
+
+
+@pytest.mark.parametrize("order", [("adam", "sgd"), ("sgd", "adam")])
+def test_sweep_static_combinations_must_return_the_same_metrics(order):
+    # A metric only one combination returns was a bare KeyError after all the
+    # work, or (in the other order) silently dropped.
+    with pytest.raises(ValueError, match=r"same metrics: `b2` is .*missing"):
+        _sweep(_adam_only_metric, static={"opt": order})
+    with pytest.raises(ValueError, match=r"`curve` is float32 of shape \(3,\)"):
+        _sweep(lambda hp, k: {"curve": jnp.zeros(hp["n"])}, static={"n": (3, 4)})
+
+
+def test_random_search_takes_axes_named_n_and_key():
+    configs = js.random_search(
+        jax.random.key(0), 4, n=js.int_uniform(1, 8), key=js.choice([1, 2])
+    )
+    assert configs["n"].shape == configs["key"].shape == (4,)
+
+
+def test_sweep_takes_over_a_directory_with_only_a_leftover_temporary_file(tmp_path):
+    # A sweep killed while saving leaves a temporary file: not a finished chunk.
+    _sweep(_loss, checkpoint_dir=tmp_path)  # another sweep's manifest
+    for chunk in tmp_path.glob("chunk-*.npz"):
+        chunk.rename(chunk.with_name(chunk.stem + ".tmp-0-1.npz"))
+    result = _sweep(lambda hp, k: {"loss": 2 * hp["lr"]}, checkpoint_dir=tmp_path)
+    np.testing.assert_allclose(result.metrics["loss"][:, 0], 2 * GRID["lr"])
+
+
+def test_sweep_does_not_reuse_the_chunk_size_of_a_sweep_that_finished_nothing(
+    tmp_path,
+):
+    big = {"lr": np.linspace(0.1, 1.0, 64).astype(np.float32)}
+    js.sweep(_loss, big, chunk_size=64, progress=False, checkpoint_dir=tmp_path)
+    for chunk in tmp_path.glob("chunk-*.npz"):
+        chunk.unlink()  # as if killed before its first chunk
+    result = js.sweep(_loss, GRID, progress=False, checkpoint_dir=tmp_path)
+    assert result.stats["chunk_size"] <= 4  # its own size, not 64 of padding
+
+
+def test_sweep_unreadable_checkpoint_files_are_named(tmp_path):
+    _sweep(_loss, checkpoint_dir=tmp_path)
+    chunk = sorted(tmp_path.glob("chunk-*.npz"))[0]
+    chunk.write_bytes(chunk.read_bytes()[:50])  # truncated
+    with pytest.raises(ValueError, match=rf"{chunk.name}' cannot be read"):
+        _sweep(_loss, checkpoint_dir=tmp_path)
+    (tmp_path / "sweep.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"sweep.json' cannot be read"):
+        _sweep(_loss, checkpoint_dir=tmp_path)

@@ -31,6 +31,13 @@ def grid(**axes: Sequence[Any]) -> dict[str, np.ndarray]:
         )
     values = {}
     for name, axis in axes.items():
+        if not isinstance(axis, (np.ndarray, jax.Array)) and np.ndim(axis) == 1:
+            kinds = {_kind(v) for v in axis}
+            if len(kinds) > 1:
+                raise ValueError(
+                    f"Axis `{name}` mixes numbers, bools and strings (NumPy would "
+                    f"convert them to one type), got {list(axis)!r}."
+                )
         array = np.asarray(axis)
         if array.ndim != 1 or array.size == 0:
             raise ValueError(

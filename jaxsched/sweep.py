@@ -120,7 +120,13 @@ class SweepResult:
         mean = self.scores(metric).mean(axis=1)
         ok = ~self.diverged.any(axis=1)
         if where is not None:
-            ok &= np.asarray(where, bool)
+            where = np.asarray(where)
+            if where.dtype != bool or where.shape != ok.shape:
+                raise ValueError(
+                    f"`where` must be a bool mask over the {len(ok)} "
+                    f"configurations, got {where.dtype} of shape {where.shape}."
+                )
+            ok &= where
         if not ok.any():
             raise ValueError("No candidate configuration without a diverged seed.")
         ranked = np.where(ok, mean if mode == "min" else -mean, np.inf)
@@ -140,9 +146,10 @@ class SweepResult:
         also: str | Sequence[str] = (),
     ) -> str:
         """A Markdown leaderboard of the ``top`` configurations by their mean
-        ``metric`` (``mode``: "min" or "max"): mean and std over seeds, the means of
-        the metrics named in ``also`` (one name or several; a curve by its last
-        value), diverged runs marked and ranked last."""
+        ``metric`` (``mode``: "min" or "max"): mean and std over seeds (the
+        population std, ``ddof=0``), the means of the metrics named in ``also``
+        (one name or several; a curve by its last value), diverged runs marked
+        and ranked last."""
         check_choice("mode", mode, MODES)
         check_count("top", top)
         if isinstance(also, str):

@@ -757,3 +757,19 @@ def test_sweep_unreadable_checkpoint_files_are_named(tmp_path):
     (tmp_path / "sweep.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"sweep.json' cannot be read"):
         _sweep(_loss, checkpoint_dir=tmp_path)
+
+
+def test_grid_refuses_an_axis_that_mixes_kinds():
+    # NumPy made [True, 2] into [1, 2] and ["adam", 2] into ["adam", "2"].
+    for mixed in ([True, 2], ["adam", 2]):
+        with pytest.raises(ValueError, match="Axis `n` mixes numbers"):
+            js.grid(n=mixed)
+    assert js.grid(n=np.array([1, 2]))["n"].tolist() == [1, 2]
+
+
+def test_best_where_must_be_a_mask_over_the_configurations():
+    result = _sweep(_loss)
+    assert result.best("loss", where=np.array([False, True, True]))["index"] == 1
+    for where in ([0, 1, 1], np.array([True, False])):
+        with pytest.raises(ValueError, match="`where` must be a bool mask over the 3"):
+            result.best("loss", where=where)

@@ -18,19 +18,10 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from sweep import BATCH, STEPS, median_ratio, timed_in_turns
+from sweep import BATCH, STEPS, autodiff_loss, median_ratio, timed_in_turns
 
 import jaxsched as js
 from jaxsched import digits
-
-
-def autodiff_loss(params, batch):
-    """``digits.loss`` with the last layer a plain ``w @ h``."""
-    x, y = batch
-    h = jax.nn.relu(params["w0"] @ x.T + params["b0"][:, None])
-    scores = params["w1"] @ h + params["b1"][:, None]
-    return optax.softmax_cross_entropy_with_integer_labels(scores, y, axis=0).mean()
 
 
 def main(argv=None):

@@ -20,6 +20,7 @@ devices run theirs at once).
     python benchmarks/sweep.py               # K = 1, 8, 64, 256
     python benchmarks/sweep.py --ks 8,64 --repeats 2
     python benchmarks/sweep.py --ks 256 --chunks 16,32,64,128,256   # vs "auto"
+    python benchmarks/sweep.py --autodiff   # JAX's own derivative, every side
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 import optax
 
 import jaxsched as js
-from jaxsched import digits
+from jaxsched import _chunking, digits
 
 STEPS, BATCH = 300, 32
 # Matmul FLOPs per configuration: forward and weight gradient of both layers, input
@@ -43,13 +44,22 @@ STEPS, BATCH = 300, 32
 FLOPS_PER_CONFIG = STEPS * 2 * BATCH * (2 * 64 * 128 + 3 * 128 * 10)
 
 
-def make_train(data, make_optimizer):
+def autodiff_loss(params, batch):
+    """``digits.loss`` with the last layer a plain ``w @ h`` (JAX's own derivative,
+    where ``digits.loss`` has one written for XLA's CPU backend)."""
+    x, y = batch
+    h = jax.nn.relu(params["w0"] @ x.T + params["b0"][:, None])
+    scores = params["w1"] @ h + params["b1"][:, None]
+    return optax.softmax_cross_entropy_with_integer_labels(scores, y, axis=0).mean()
+
+
+def make_train(data, make_optimizer, loss_fn=digits.loss):
 
     def train(lr, key):
         optimizer = make_optimizer(lr)
 
         params, _ = digits.train_minibatch(
-            optimizer, data, STEPS, key, batch_size=BATCH
+            optimizer, data, STEPS, key, batch_size=BATCH, loss_fn=loss_fn
         )
         return digits.loss(params, data.val)
 
@@ -115,6 +125,11 @@ def main(argv=None):
         help="CPU devices to make (default: one per core)",
     )
     parser.add_argument(
+        "--autodiff",
+        action="store_true",
+        help="train with JAX's own derivative of the last layer (every side)",
+    )
+    parser.add_argument(
         "--chunks",
         default="",
         help="chunk sizes to time (a) with at the last K of --ks, against 'auto'",
@@ -126,8 +141,11 @@ def main(argv=None):
 
     data = digits.load()
     key = jax.random.key(0)
-    ours = make_train(data, js.adam)
-    theirs = make_train(data, lambda lr: optax.inject_hyperparams(optax.adam)(lr))
+    loss_fn = autodiff_loss if args.autodiff else digits.loss
+    ours = make_train(data, js.adam, loss_fn)
+    theirs = make_train(
+        data, lambda lr: optax.inject_hyperparams(optax.adam)(lr), loss_fn
+    )
     solo = jax.jit(ours)
     vmapped = jax.jit(jax.vmap(theirs))  # compiled once per K (its batch shape)
 
@@ -135,9 +153,11 @@ def main(argv=None):
         return {"loss": ours(hparams["learning_rate"], key)}
 
     peak = matmul_peak()
+    derivative = "JAX's own" if args.autodiff else "digits.loss's custom JVP"
     print(
         f"jax {jax.__version__}, {jax.devices()[0].device_kind}; digits MLP 64-128-10, "
-        f"batch {BATCH}, {STEPS} Adam steps; matmul peak {peak:.0f} GFLOP/s\n"
+        f"batch {BATCH}, {STEPS} Adam steps, last layer's derivative: {derivative}; "
+        f"matmul peak {peak:.0f} GFLOP/s\n"
     )
     on = f": 1, {len(devices)} devices" if mesh else ""  # (a) and (b) run twice
     print(
@@ -208,19 +228,28 @@ def main(argv=None):
         ]
         print("| " + " | ".join(row) + " |", flush=True)
     if args.chunks:
-        chunk_sizes = ["auto", *map(int, args.chunks.split(","))]
+        sizes = ["auto", *map(int, args.chunks.split(","))]
+        # each size in two parts at once (as js.sweep runs them on a CPU), then
+        # whole (one part per chunk: jaxsched._chunking.CPU_PARTS = 1)
+        cases = [(size, 2) for size in sizes] + [(size, 1) for size in sizes]
 
-        def chunked(size, lrs=lrs):
-            hparams = {"learning_rate": lrs}
-            return js.sweep(sweep_train, hparams, chunk_size=size, progress=False)
+        def chunked(size, parts, lrs=lrs):
+            default, _chunking.CPU_PARTS = _chunking.CPU_PARTS, parts
+            try:
+                hparams = {"learning_rate": lrs}
+                result = js.sweep(sweep_train, hparams, chunk_size=size, progress=False)
+            finally:
+                _chunking.CPU_PARTS = default
+            return result.stats["chunk_size"]
 
-        runs = [functools.partial(chunked, size) for size in chunk_sizes]
+        runs = [functools.partial(chunked, *case) for case in cases]
         times, _ = timed_in_turns(runs, args.repeats)
         print(f"\n(a) at K = {k} on one device by chunk size\n")
-        print("| chunk | ms/config | / auto |\n|---|---|---|")
-        for size, t in zip(chunk_sizes, times, strict=True):
+        print("| chunk | parts at once | ms/config | / auto |\n|---|---|---|---|")
+        for (size, parts), t in zip(cases, times, strict=True):
+            shown = f"auto ({chunked(size, parts)})" if size == "auto" else size
             ratio = median_ratio(t, times[0])
-            print(f"| {size} | {ms_per_config(t, k):.2f} | {ratio:.2f} |")
+            print(f"| {shown} | {parts} | {ms_per_config(t, k):.2f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

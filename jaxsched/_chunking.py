@@ -45,12 +45,13 @@ def even_chunks(count: int, most: int, shards: int = 1) -> int:
     return math.ceil(size / shards) * shards
 
 
-def parts(sharded: bool) -> int:
-    """How many equal parts of a chunk run at once: :data:`CPU_PARTS` on a CPU
-    with several cores and no mesh (a mesh's CPU devices already run their shards
-    at once, and the processes of a multi-host sweep must run the same programs
-    in the same order), else 1."""
-    if sharded or jax.devices()[0].platform != "cpu":
+def parts(sharded: bool, count: int) -> int:
+    """How many equal parts of a chunk run at once in a sweep of ``count``
+    configurations: :data:`CPU_PARTS` on a CPU with several cores and no mesh (a
+    mesh's CPU devices already run their shards at once, and the processes of a
+    multi-host sweep must run the same programs in the same order), if there
+    are configurations enough to fill them; else 1."""
+    if sharded or count < CPU_PARTS or jax.devices()[0].platform != "cpu":
         return 1
     return min(CPU_PARTS, os.cpu_count() or 1)
 

@@ -650,7 +650,7 @@ def sweep(
     ]
     start = time.perf_counter()  # the probe's compiles count
     per_config = None
-    parts = _chunking.parts(sharded=mesh is not None)
+    parts = _chunking.parts(mesh is not None, count)
     if chunk_size != "auto":  # no more than the configurations, a multiple of shards
         chunk_size = math.ceil(min(chunk_size, count) / shards) * shards
     else:  # the size a checkpointed sweep started with, or the probe's
@@ -738,18 +738,18 @@ def sweep(
 def _same_metrics(train_fn, combos, chunk, keys, mesh) -> None:
     """Raises ``ValueError`` unless every static combination's program returns
     metrics of the same names, shapes and dtypes (their rows are stacked)."""
-    found = []
+    first = None
     for fixed in combos:
         with _current(mesh):
             shapes = jax.eval_shape(_jitted(train_fn, _cache_key(fixed)), chunk, keys)
-        found.append({k: (v.shape[2:], v.dtype) for k, v in shapes.items()})
-        first, last = found[0], found[-1]
-        for name in sorted(first.keys() | last.keys()):
-            if first.get(name) != last.get(name):
+        metrics = {k: (v.shape[2:], v.dtype) for k, v in shapes.items()}
+        first = metrics if first is None else first
+        for name in sorted(first.keys() | metrics.keys()):
+            if first.get(name) != metrics.get(name):
                 raise ValueError(
                     "Every static combination must return the same metrics: "
                     f"`{name}` is {_metric_kind(first, name)} with {combos[0]} and "
-                    f"{_metric_kind(last, name)} with {fixed}."
+                    f"{_metric_kind(metrics, name)} with {fixed}."
                 )
 
 

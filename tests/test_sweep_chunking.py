@@ -57,7 +57,9 @@ def _budget(monkeypatch, configs_per_chunk, count):
 
 def _parts(monkeypatch, parts):
     """Makes an unsharded chunk run in ``parts`` parts, whatever the cores."""
-    monkeypatch.setattr(_chunking, "parts", lambda sharded: 1 if sharded else parts)
+    monkeypatch.setattr(
+        _chunking, "parts", lambda sharded, count: 1 if sharded else parts
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,8 +88,11 @@ def test_auto_sizes_chunks_to_the_budget_and_equals_explicit_chunks(
 
 
 def test_a_chunk_runs_in_parts_at_once_on_a_cpu_without_a_mesh():
-    assert _chunking.parts(sharded=True) == 1
-    assert _chunking.parts(sharded=False) == min(2, os.cpu_count() or 1)
+    assert _chunking.parts(True, 64) == 1
+    assert _chunking.parts(False, 64) == min(2, os.cpu_count() or 1)
+    assert _chunking.parts(False, 1) == 1  # no padded twin for a single run
+    one = js.sweep(train_fn, {"learning_rate": [0.1]}, progress=False)
+    assert one.stats["chunk_size"] == 1 and one.stats["parts_per_chunk"] == 1
 
 
 def test_chunk_parts_fit_the_budget_together_or_there_is_one(monkeypatch):

@@ -691,7 +691,7 @@ def test_plot_sweep_keeps_static_values_that_compare_equal_apart():
 def test_sweep_runs_every_part_of_a_chunk_under_the_callers_x64(monkeypatch):
     # The second part of a chunk runs from a thread of its own, which does not see
     # the caller's `enable_x64`: it must run the program compiled in the caller's.
-    monkeypatch.setattr(_chunking, "parts", lambda sharded: 2)
+    monkeypatch.setattr(_chunking, "parts", lambda sharded, count: 2)
 
     def train(hp, key):
         return {"v": jnp.asarray(hp["lr"], jnp.float64) / 3 + 1e-12}

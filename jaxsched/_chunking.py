@@ -6,17 +6,18 @@ falls out of the cache (on a CPU: the last-level cache) and it gets slower again
 probe compiles the first chunk, reads its working set from the compiled program
 (``memory_analysis``: temporary buffers, arguments and outputs), and sizes the
 chunks so that one fits the budget: three quarters of the last-level cache on a
-CPU (the rest for the data, the code and the other cores; on the digits MLP this
-picks 64, the fastest size measured), half the device memory on an accelerator.
+CPU (the rest for the data, the code and the other cores; on the digits MLP and a
+32 MiB L3 this picks 64, the fastest size measured there; a VM may report its
+host's whole L3), half the device memory on an accelerator.
 The CPU devices of one process share the cache: on two (one per core) the digits
 MLP gets 32 configurations per device.
 
 On a CPU without a mesh a chunk runs as two equal parts at once, each from a host
 thread of its own (:func:`parts`): XLA's CPU runtime runs one program's kernels one
 after another, and the small ones of a small model leave a core idle; a second
-program fills those gaps (the digits sweep: 0.8x the time of the same chunks run
-whole, README, Performance). The parts share the cache, so the budget is the
-chunk's.
+program fills those gaps (the digits sweep at K = 256: 0.72-0.89x the time of the
+same chunks run whole, README, Performance). The parts share the cache, so the
+budget is the chunk's.
 """
 
 from __future__ import annotations

@@ -93,15 +93,24 @@ print({k: result.stats[k] for k in ("runs", "seconds", "compiles", "chunk_size")
 # grows, until its working set falls out of the CPU's last-level cache (or fills an
 # accelerator's memory). The default, `chunk_size="auto"`, compiles a first chunk,
 # reads the program's buffers from the compiled HLO (`memory_analysis()`) and sizes
-# the chunks to fit: the result is the same, only the grouping changes.
+# the chunks to fit: the result is the same up to rounding, only the grouping
+# changes. On a CPU (without a mesh) each chunk runs as two halves at once, from two
+# host threads: one small program leaves a core idle between its kernels, and the
+# other fills it (`stats["parts_per_chunk"]`).
 
 # %%
 auto = js.sweep(train, grid, seeds=2, progress=False)
-np.testing.assert_allclose(
-    auto.metrics["val_loss"], result.metrics["val_loss"], rtol=1e-5, atol=1e-6
+np.testing.assert_allclose(  # on the stable runs again: other groups, other roundings
+    auto.metrics["val_loss"][stable],
+    result.metrics["val_loss"][stable],
+    rtol=1e-5,
+    atol=1e-6,
 )
 size, per_config = auto.stats["chunk_size"], auto.stats["working_set_per_config"]
-print(f"auto: {size} configurations per chunk, {per_config / 1e3:.0f} kB each")
+print(
+    f"auto: {size} configurations per chunk in {auto.stats['parts_per_chunk']} "
+    f"part(s), {per_config / 1e3:.0f} kB each"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))

@@ -236,6 +236,18 @@ def test_sharded_sweep_over_four_devices_equals_unsharded(tmp_path):
         _chunking.memory_budget = lambda device: int(10.5 * per_config)
         shared = js.sweep(train_fn, grid, seeds=2, mesh=explicit, progress=False)
         print("shared chunk", shared.stats["chunk_size"])
+        # a checkpoint of chunks of 3 cannot be resumed on 4 devices: a clear error
+        import tempfile
+        ckpt = tempfile.mkdtemp()
+        small = js.grid(learning_rate=np.logspace(-3, -1, 3))
+        js.sweep(train_fn, small, chunk_size=3, progress=False, checkpoint_dir=ckpt)
+        try:
+            js.sweep(train_fn, small, mesh=explicit, progress=False,
+                     checkpoint_dir=ckpt)
+        except ValueError as error:
+            assert "cannot share equally" in str(error), error
+        else:
+            raise AssertionError("chunks of 3 resumed on 4 devices")
     """
     result = _run_python(
         code,

@@ -568,6 +568,11 @@ def sweep(
         key, returning a pytree of arrays (a nested dict, a tuple, a NamedTuple;
         metrics are named by their key path joined with "/", a single array is
         ``"metric"``). Errors raised inside ``train_fn`` come through unchanged.
+        Its programs are compiled once per function object (as ``jax.jit``
+        caches them): a global it reads that changes later is not seen by the
+        next sweep in this process, with or without a ``checkpoint_dir`` (whose
+        fingerprint does see it); define the function again, or pass the value
+        in an axis or a closure.
       hparams: swept axes, equal-length 1-D arrays of numbers (``js.grid``,
         ``js.random_search``; strings go in ``static``). Without x64, 64-bit
         values must fit the 32-bit type JAX narrows them to.

@@ -240,14 +240,15 @@ def main(argv=None):
                 result = js.sweep(sweep_train, hparams, chunk_size=size, progress=False)
             finally:
                 _chunking.CPU_PARTS = default
-            return result.stats["chunk_size"]
+            return result.stats["chunk_size"], result.stats["parts_per_chunk"]
 
         runs = [functools.partial(chunked, *case) for case in cases]
         times, _ = timed_in_turns(runs, args.repeats)
         print(f"\n(a) at K = {k} on one device by chunk size\n")
         print("| chunk | parts at once | ms/config | / auto |\n|---|---|---|---|")
-        for (size, parts), t in zip(cases, times, strict=True):
-            shown = f"auto ({chunked(size, parts)})" if size == "auto" else size
+        for case, t in zip(cases, times, strict=True):
+            size, parts = chunked(*case)  # the sizes and parts the runs used
+            shown = f"auto ({size})" if case[0] == "auto" else size
             ratio = median_ratio(t, times[0])
             print(f"| {shown} | {parts} | {ms_per_config(t, k):.2f} | {ratio:.2f} |")
 

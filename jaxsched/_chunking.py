@@ -15,7 +15,7 @@ MLP gets 32 configurations per device.
 On a CPU without a mesh a chunk runs as two equal parts at once, each from a host
 thread of its own (:func:`parts`): XLA's CPU runtime runs one program's kernels one
 after another, and the small ones of a small model leave a core idle; a second
-program fills those gaps (the digits sweep at K = 256: 0.72-0.89x the time of the
+program fills those gaps (the digits sweep at K = 256: 0.69-0.89x the time of the
 same chunks run whole, README, Performance). The parts share the cache, so the
 budget is the chunk's.
 """
@@ -51,10 +51,21 @@ def parts(sharded: bool, count: int) -> int:
     configurations: :data:`CPU_PARTS` on a CPU with several cores and no mesh (a
     mesh's CPU devices already run their shards at once, and the processes of a
     multi-host sweep must run the same programs in the same order), if there
-    are configurations enough to fill them; else 1."""
+    are configurations enough to fill them and JAX runs no NaN, inf or no-jit
+    checks; else 1."""
     if sharded or count < CPU_PARTS or jax.devices()[0].platform != "cpu":
         return 1
+    if _checking():  # the caller's checks must see every configuration
+        return 1
     return min(CPU_PARTS, os.cpu_count() or 1)
+
+
+def _checking() -> bool:
+    """Whether JAX runs with NaN or inf checks, or without jit, in this thread: a
+    worker thread does not see these settings where the caller set them with a
+    context manager (``jax.debug_nans(True)``)."""
+    config = jax.config
+    return config.jax_debug_nans or config.jax_debug_infs or config.jax_disable_jit
 
 
 def working_set_per_config(

@@ -173,7 +173,7 @@ class choice:  # noqa: N801
 
 
 def random_search(
-    key: jax.Array, n: int, /, **distributions: Any
+    key: jax.Array, n: int, **distributions: Any
 ) -> dict[str, np.ndarray]:
     """``n`` random configurations, one independent draw per axis.
 

@@ -588,8 +588,10 @@ def sweep(
         reports the size and the bytes per configuration (per device). A
         checkpointed sweep reuses the size it started with. On a CPU without a
         mesh, a chunk of even size runs as two halves at once, each from a host
-        thread (``stats["parts_per_chunk"]``; "auto" sizes are even): one
-        program's small kernels leave a core idle, which the other fills.
+        thread (``stats["parts_per_chunk"]``; "auto" sizes are even, so an odd
+        number of configurations gets one padded run): one program's small
+        kernels leave a core idle, which the other fills. Not under
+        ``jax.debug_nans``, ``debug_infs`` or ``disable_jit``.
       mesh: a ``jax.sharding.Mesh`` with an axis named ``"configs"``: each
         chunk's configurations are sharded over it (results are the same as
         unsharded; ``Explicit`` axes are used as ``Auto`` ones, and the mesh
@@ -742,12 +744,13 @@ def sweep(
 
 def _same_metrics(train_fn, combos, chunk, keys, mesh) -> None:
     """Raises ``ValueError`` unless every static combination's program returns
-    metrics of the same names, shapes and dtypes (their rows are stacked)."""
+    metrics of the same names and shapes (their rows are stacked; dtypes
+    promote)."""
     first = None
     for fixed in combos:
         with _current(mesh):
             shapes = jax.eval_shape(_jitted(train_fn, _cache_key(fixed)), chunk, keys)
-        metrics = {k: (v.shape[2:], v.dtype) for k, v in shapes.items()}
+        metrics = {k: v.shape[2:] for k, v in shapes.items()}
         first = metrics if first is None else first
         for name in sorted(first.keys() | metrics.keys()):
             if first.get(name) != metrics.get(name):
@@ -759,10 +762,7 @@ def _same_metrics(train_fn, combos, chunk, keys, mesh) -> None:
 
 
 def _metric_kind(metrics: dict[str, tuple], name: str) -> str:
-    if name not in metrics:
-        return "missing"
-    shape, dtype = metrics[name]
-    return f"{dtype} of shape {shape} per run"
+    return f"of shape {metrics[name]} per run" if name in metrics else "missing"
 
 
 def _same_on_every_process(value: int) -> int:
@@ -858,24 +858,24 @@ def _working_set_per_config(
 def _run_chunk(jitted, parts, keys, mesh):
     """The metrics of a chunk's ``parts``, run at once, on the host.
 
-    The first part runs from this thread, through ``jitted``: it compiles the
-    program if need be, under the caller's JAX settings (x64, a mesh), and
-    counts in its cache. The others run in threads of their own, through the
-    same compiled program (a thread does not see the caller's settings, so it
-    must not trace).
+    The program is compiled here, under the caller's JAX settings (x64), and the
+    parts after the first start in threads of their own through it (a thread
+    does not see those settings, so it must not trace); then the first runs
+    from this thread through ``jitted``, which counts it in its cache. (Several
+    parts run only without a mesh.)
     """
-    with _current(mesh):
-        first = jitted(parts[0], keys)  # dispatched without waiting
-        if len(parts) == 1:
-            return _metrics_to_host(first)
-        compiled = jitted.lower(parts[0], keys).compile()  # jitted's, cached
+    if len(parts) == 1:
+        with _current(mesh):
+            return _metrics_to_host(jitted(parts[0], keys))
+    compiled = jitted.lower(parts[0], keys).compile()  # jitted's, compiled once
 
     def run(part):
         return _metrics_to_host(compiled(part, keys))
 
     with ThreadPoolExecutor(len(parts) - 1) as pool:
-        running = [pool.submit(run, part) for part in parts[1:]]
-        results = [_metrics_to_host(first), *(r.result() for r in running)]
+        running = [pool.submit(run, part) for part in parts[1:]]  # first: they
+        results = [_metrics_to_host(jitted(parts[0], keys))]  # run with this one
+        results += [r.result() for r in running]
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
 

@@ -717,15 +717,22 @@ def test_sweep_static_combinations_must_return_the_same_metrics(order):
     # work, or (in the other order) silently dropped.
     with pytest.raises(ValueError, match=r"same metrics: `b2` is .*missing"):
         _sweep(_adam_only_metric, static={"opt": order})
-    with pytest.raises(ValueError, match=r"`curve` is float32 of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"`curve` is of shape \(3,\) per run"):
         _sweep(lambda hp, k: {"curve": jnp.zeros(hp["n"])}, static={"n": (3, 4)})
-
-
-def test_random_search_takes_axes_named_n_and_key():
-    configs = js.random_search(
-        jax.random.key(0), 4, n=js.int_uniform(1, 8), key=js.choice([1, 2])
+    # dtypes may differ: the rows are promoted, as they always were
+    mixed = _sweep(
+        lambda hp, k: {"loss": hp["lr"].astype(hp["dtype"])},
+        static={"dtype": (jnp.float32, jnp.bfloat16)},
     )
-    assert configs["n"].shape == configs["key"].shape == (4,)
+    assert mixed.metrics["loss"].dtype == np.float32
+
+
+def test_sweep_under_jax_debug_nans_checks_every_configuration():
+    # The second half of a chunk ran in a thread that did not see the caller's
+    # `jax.debug_nans`: a NaN there only marked the run diverged.
+    grid = {"lr": np.array([1.0, 2.0, 3.0, -1.0], np.float32)}
+    with jax.debug_nans(True), pytest.raises(FloatingPointError):
+        js.sweep(lambda hp, k: {"v": jnp.log(hp["lr"])}, grid, progress=False)
 
 
 def test_sweep_takes_over_a_directory_with_only_a_leftover_temporary_file(tmp_path):

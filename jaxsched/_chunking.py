@@ -15,7 +15,7 @@ MLP gets 32 configurations per device.
 On a CPU without a mesh a chunk runs as two equal parts at once, each from a host
 thread of its own (:func:`parts`): XLA's CPU runtime runs one program's kernels one
 after another, and the small ones of a small model leave a core idle; a second
-program fills those gaps (the digits sweep at K = 256: 0.69-0.89x the time of the
+program fills those gaps (the digits sweep at K = 256: 0.7-0.9x the time of the
 same chunks run whole, README, Performance). The parts share the cache, so the
 budget is the chunk's.
 """

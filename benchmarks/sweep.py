@@ -233,6 +233,8 @@ def main(argv=None):
         # whole (one part per chunk: jaxsched._chunking.CPU_PARTS = 1)
         cases = [(size, 2) for size in sizes] + [(size, 1) for size in sizes]
 
+        used = {}  # case -> (chunk size, parts) its runs used
+
         def chunked(size, parts, lrs=lrs):
             default, _chunking.CPU_PARTS = _chunking.CPU_PARTS, parts
             try:
@@ -240,14 +242,15 @@ def main(argv=None):
                 result = js.sweep(sweep_train, hparams, chunk_size=size, progress=False)
             finally:
                 _chunking.CPU_PARTS = default
-            return result.stats["chunk_size"], result.stats["parts_per_chunk"]
+            stats = result.stats
+            used[size, parts] = stats["chunk_size"], stats["parts_per_chunk"]
 
         runs = [functools.partial(chunked, *case) for case in cases]
         times, _ = timed_in_turns(runs, args.repeats)
         print(f"\n(a) at K = {k} on one device by chunk size\n")
         print("| chunk | parts at once | ms/config | / auto |\n|---|---|---|---|")
         for case, t in zip(cases, times, strict=True):
-            size, parts = chunked(*case)  # the sizes and parts the runs used
+            size, parts = used[case]
             shown = f"auto ({size})" if case[0] == "auto" else size
             ratio = median_ratio(t, times[0])
             print(f"| {shown} | {parts} | {ms_per_config(t, k):.2f} | {ratio:.2f} |")
